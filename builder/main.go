@@ -1,0 +1,123 @@
+// Command dockertools is the builder of every derivation nixlib makes, and
+// the user-side tool that streams images.
+//
+// Nix runs it with the subcommand in `args`; the attributes come from
+// .attrs.json (the derivations use __structuredAttrs). A stream script's
+// shebang runs `dockertools stream SCRIPT`.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/nix-dockertools/dockertools/compress"
+	"github.com/nix-dockertools/dockertools/layered"
+	"github.com/nix-dockertools/dockertools/nixattrs"
+)
+
+type command struct {
+	usage string
+	run   func(args []string) error
+}
+
+var commands = map[string]command{
+	"write-file":    {"(derivation builder) write attribute `text` to $out", writeFile},
+	"build-stream":  {"(derivation builder) streamLayeredImage: write the stream script to $out", buildStream},
+	"build-layered": {"(derivation builder) buildLayeredImage: write the compressed image to $out", buildLayered},
+	"stream":        {"SCRIPT: write the image of a stream script to stdout (the scripts' shebang runs this)", stream},
+}
+
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: dockertools COMMAND [ARGS]\n")
+	for _, name := range []string{"stream", "build-stream", "build-layered", "write-file"} {
+		fmt.Fprintf(&b, "  %-14s %s\n", name, commands[name].usage)
+	}
+	return b.String()
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage())
+		os.Exit(2)
+	}
+	name := os.Args[1]
+	if name == "-h" || name == "--help" || name == "help" {
+		fmt.Print(usage())
+		return
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "dockertools: unknown command %q\n%s", name, usage())
+		os.Exit(2)
+	}
+	if err := cmd.run(os.Args[2:]); err != nil {
+		fmt.Fprintf(os.Stderr, "dockertools %s: error: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+func stream(args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("expected one argument, the stream script")
+	}
+	return layered.StreamFile(args[0])
+}
+
+// loadBuild reads the attributes and the output path of the current build.
+func loadBuild() (*nixattrs.Attrs, string, error) {
+	a, err := nixattrs.Load()
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := a.Output("out")
+	return a, out, err
+}
+
+func writeFile(_ []string) error {
+	a, out, err := loadBuild()
+	if err != nil {
+		return err
+	}
+	text, err := a.String("text", "")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, []byte(text), 0o444)
+}
+
+func buildStream(_ []string) error {
+	a, out, err := loadBuild()
+	if err != nil {
+		return err
+	}
+	o, err := layered.OptionsFromAttrs(a)
+	if err != nil {
+		return err
+	}
+	o.WorkDir = os.Getenv("NIX_BUILD_TOP")
+	if o.WorkDir == "" {
+		o.WorkDir = os.TempDir()
+	}
+	return layered.Build(o, out)
+}
+
+func buildLayered(_ []string) error {
+	a, out, err := loadBuild()
+	if err != nil {
+		return err
+	}
+	script, err := a.RequiredString("stream")
+	if err != nil {
+		return err
+	}
+	c, err := a.String("compressor", "gz")
+	if err != nil {
+		return err
+	}
+	if _, err := compress.Extension(c); err != nil {
+		return err
+	}
+	return layered.BuildCompressed(script, c, out)
+}

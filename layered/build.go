@@ -1,0 +1,372 @@
+package layered
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nix-dockertools/dockertools/archive"
+	"github.com/nix-dockertools/dockertools/closure"
+	"github.com/nix-dockertools/dockertools/layer"
+	"github.com/nix-dockertools/dockertools/nixattrs"
+	"github.com/nix-dockertools/dockertools/shell"
+)
+
+// Options are streamLayeredImage's attributes, as the stream derivation gets them.
+type Options struct {
+	Builder           string // the program the script's shebang runs
+	ImageName         string
+	ImageTag          string
+	FromImage         string
+	Contents          []string
+	Config            []byte // JSON object or null
+	Architecture      string
+	Created           string
+	MTime             string
+	Owner             layer.Owner
+	MaxLayers         int
+	IncludeStorePaths bool
+	ExtraCommands     string
+	ScriptTools       []string
+	Closure           []byte // exportReferencesGraph of ClosureRoot
+	ClosureRoot       string // a file holding the contents and config, whose references are the image's roots
+	WorkDir           string // scratch space for the customisation layer
+}
+
+// OptionsFromAttrs reads and checks the stream derivation's attributes.
+func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
+	o := &Options{}
+	var err error
+	str := func(name, def string) string {
+		if err != nil {
+			return ""
+		}
+		var s string
+		s, err = a.String(name, def)
+		return s
+	}
+	num := func(name string, def int64) int64 {
+		if err != nil {
+			return 0
+		}
+		var n int64
+		n, err = a.Int(name, def)
+		return n
+	}
+	o.Builder = str("builder", "")
+	o.ImageName = strings.ToLower(str("imageName", ""))
+	o.ImageTag = str("imageTag", "")
+	o.FromImage = str("fromImage", "")
+	o.Architecture = str("architecture", runtime.GOARCH)
+	o.Created = str("created", "1970-01-01T00:00:01Z")
+	o.MTime = str("mtime", "1970-01-01T00:00:01Z")
+	o.Owner.UID = int(num("uid", 0))
+	o.Owner.GID = int(num("gid", 0))
+	o.Owner.Uname = str("uname", "root")
+	o.Owner.Gname = str("gname", "root")
+	o.MaxLayers = int(num("maxLayers", 100))
+	o.ExtraCommands = str("extraCommands", "")
+	o.ClosureRoot = str("closureRoot", "")
+	if err != nil {
+		return nil, err
+	}
+	if o.IncludeStorePaths, err = a.Bool("includeStorePaths", true); err != nil {
+		return nil, err
+	}
+	if o.Contents, err = a.Strings("contents"); err != nil {
+		return nil, err
+	}
+	if o.ScriptTools, err = a.Strings("scriptTools"); err != nil {
+		return nil, err
+	}
+	o.Config = a.Raw("config")
+	o.Closure = a.Raw("closure")
+	for _, unsupported := range []struct {
+		name string
+		set  bool
+	}{
+		{"fakeRootCommands", func() bool { s, _ := a.String("fakeRootCommands", ""); return strings.TrimSpace(s) != "" }()},
+		{"enableFakechroot", func() bool { b, _ := a.Bool("enableFakechroot", false); return b }()},
+		{"includeNixDB", func() bool { b, _ := a.Bool("includeNixDB", false); return b }()},
+	} {
+		if unsupported.set {
+			return nil, fmt.Errorf("attribute %q is not supported by this version of the builder yet", unsupported.name)
+		}
+	}
+	return o, o.check()
+}
+
+func (o *Options) check() error {
+	switch {
+	case o.Builder == "":
+		return errors.New(`attribute "builder" is required (the stream script runs it)`)
+	case o.ImageName == "":
+		return errors.New(`attribute "imageName" must be a non-empty string`)
+	case o.ImageTag == "":
+		return errors.New(`attribute "imageTag" must be a non-empty string (nixlib derives it when tag is null)`)
+	case o.MaxLayers < 2:
+		return fmt.Errorf(`attribute "maxLayers": expected a number greater than 1, got %d`, o.MaxLayers)
+	case o.Owner.UID < 0 || o.Owner.GID < 0:
+		return fmt.Errorf(`attributes "uid"/"gid": expected non-negative numbers, got %d/%d`, o.Owner.UID, o.Owner.GID)
+	case o.IncludeStorePaths && (len(o.Closure) == 0 || o.ClosureRoot == ""):
+		return errors.New(`attributes "closure" and "closureRoot" are required when includeStorePaths is true`)
+	}
+	for _, c := range o.Contents {
+		if !strings.HasPrefix(c, "/") {
+			return fmt.Errorf("attribute \"contents\": %q is not an absolute path (expected store paths)", c)
+		}
+	}
+	if _, _, err := nixattrs.ParseTime("created", o.Created); err != nil {
+		return err
+	}
+	_, _, err := nixattrs.ParseTime("mtime", o.MTime)
+	return err
+}
+
+// Build writes the stream script to out.
+func Build(o *Options, out string) error {
+	conf := &Conf{Version: scriptVersion, RepoTag: o.ImageName + ":" + o.ImageTag, Created: o.Created,
+		Architecture: o.Architecture, Owner: o.Owner}
+	mt, now, _ := nixattrs.ParseTime("mtime", o.MTime)
+	if now {
+		mt = time.Now()
+	}
+	conf.MTime = mt.Unix()
+
+	var baseEnv []string
+	available := o.MaxLayers - 1
+	if o.FromImage != "" {
+		b, err := archive.OpenBase(o.FromImage, "", "")
+		if err != nil {
+			return err
+		}
+		conf.Base = b
+		baseEnv = b.Env
+		available -= len(b.Layers)
+		if available < 1 {
+			return fmt.Errorf("attribute \"maxLayers\" (%d) leaves no layer for store paths: fromImage has %d layers and the customisation layer takes one", o.MaxLayers, len(b.Layers))
+		}
+	}
+	cfg, err := archive.ContainerConfig(o.Config, baseEnv)
+	if err != nil {
+		return err
+	}
+	conf.Config = cfg
+
+	if o.IncludeStorePaths {
+		groups, err := storeLayers(o, available)
+		if err != nil {
+			return err
+		}
+		if conf.StoreLayers, err = digestLayers(groups, o.Owner, conf.MTime); err != nil {
+			return err
+		}
+	}
+
+	customTar, err := customisationLayer(o, conf)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(customTar)
+	return writeAtomically(out, 0o555, func(w io.Writer) error {
+		f, err := os.Open(customTar)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return writeScript(w, o.Builder, conf, f)
+	})
+}
+
+// storeLayers orders the closure by popularity and groups it into at most n
+// layers. As in nixpkgs, the image has two roots: the customisation layer
+// (referencing the contents) and the config (referencing the store paths
+// used in it); they take part in the counting and are no layer themselves.
+func storeLayers(o *Options, n int) ([][]string, error) {
+	paths, err := closure.Parse(o.Closure)
+	if err != nil {
+		return nil, fmt.Errorf("attribute \"closure\": %w", err)
+	}
+	g := closure.GraphOf(paths)
+	if _, ok := g[o.ClosureRoot]; !ok {
+		return nil, fmt.Errorf("attribute \"closure\" does not hold closureRoot %s", o.ClosureRoot)
+	}
+	delete(g, o.ClosureRoot)
+	byHash := map[string]string{}
+	for p := range g {
+		if h, ok := hashPart(p); ok {
+			byHash[h] = p
+		}
+	}
+	const customRoot, configRoot = "/customisation-layer-root", "/config-root"
+	var custom []string
+	for _, c := range o.Contents {
+		h, ok := hashPart(c)
+		p, found := byHash[h]
+		if !ok || !found {
+			return nil, fmt.Errorf("attribute \"contents\": %s is not in the image's closure (is it a store path?)", c)
+		}
+		custom = append(custom, p)
+	}
+	g[customRoot] = custom
+	g[configRoot] = storePathsIn(string(o.Config), byHash)
+	var order []string
+	for _, p := range closure.Order(g) {
+		if p != customRoot && p != configRoot {
+			order = append(order, p)
+		}
+	}
+	if len(order) == 0 {
+		return nil, nil
+	}
+	return closure.Split(order, n)
+}
+
+const storeDir = "/nix/store/"
+
+// hashPart returns the hash of the store path p lies in.
+func hashPart(p string) (string, bool) {
+	if !strings.HasPrefix(p, storeDir) || len(p) < len(storeDir)+32 {
+		return "", false
+	}
+	return p[len(storeDir) : len(storeDir)+32], true
+}
+
+// storePathsIn finds the store paths mentioned in text, as Nix's reference
+// scanner would: by their hash part.
+func storePathsIn(text string, byHash map[string]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for i := 0; ; {
+		j := strings.Index(text[i:], storeDir)
+		if j < 0 {
+			break
+		}
+		i += j + len(storeDir)
+		if i+32 > len(text) {
+			break
+		}
+		if p, ok := byHash[text[i:i+32]]; ok && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// digestLayers computes each store layer's size and digest, in parallel:
+// they are independent and reading the store is most of a build's work.
+func digestLayers(groups [][]string, owner layer.Owner, mtime int64) ([]StoreLayer, error) {
+	out := make([]StoreLayer, len(groups))
+	errs := make([]error, len(groups))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				out[i], errs[i] = digestLayer(groups[i], owner, mtime)
+			}
+		}()
+	}
+	for i := range groups {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+func digestLayer(paths []string, owner layer.Owner, mtime int64) (StoreLayer, error) {
+	entries, err := layer.StoreEntries(paths, owner, mtime)
+	if err != nil {
+		return StoreLayer{}, err
+	}
+	size, err := layer.ArchiveSize(entries)
+	if err != nil {
+		return StoreLayer{}, err
+	}
+	n, digest, err := layer.Write(io.Discard, entries)
+	if err != nil {
+		return StoreLayer{}, err
+	}
+	if n != size {
+		return StoreLayer{}, fmt.Errorf("layer of %v: wrote %d bytes, computed %d", paths, n, size)
+	}
+	return StoreLayer{Paths: paths, DiffID: digest, Size: size}, nil
+}
+
+// customisationLayer builds the symlink tree of the contents, runs
+// extraCommands in it and writes its tar to a temporary file, recording its
+// digest and size in conf.
+func customisationLayer(o *Options, conf *Conf) (string, error) {
+	work, err := os.MkdirTemp(o.WorkDir, "customisation-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(work)
+	root := filepath.Join(work, "layer")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return "", err
+	}
+	if err := SymlinkTree(root, o.Contents); err != nil {
+		return "", err
+	}
+	if err := shell.Run("extraCommands", o.ExtraCommands, root, o.ScriptTools); err != nil {
+		return "", err
+	}
+	entries, err := layer.DirEntries(root, layer.Owner{Uname: "root", Gname: "root"}, conf.MTime, nil)
+	if err != nil {
+		return "", fmt.Errorf("customisation layer: %w", err)
+	}
+	f, err := os.CreateTemp(o.WorkDir, "customisation-*.tar")
+	if err != nil {
+		return "", err
+	}
+	n, digest, err := layer.Write(f, entries)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("customisation layer: %w", err)
+	}
+	conf.Customisation.DiffID, conf.Customisation.Size = digest, n
+	return f.Name(), nil
+}
+
+// writeAtomically creates path only once its whole content is written, so a
+// failed build never leaves a half-written output.
+func writeAtomically(path string, mode os.FileMode, write func(io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := newBufferedWriter(tmp)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(mode); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

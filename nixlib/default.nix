@@ -1,0 +1,27 @@
+# pkgs.dockerTools' functions, built by the dockertools Go program.
+#
+#   dockerTools = import ./nixlib { builder = ./dockertools; scriptTools = [ busybox ]; };
+#
+# builder:     the static dockertools executable (a path, a string naming a
+#              store file, or a package with bin/dockertools).
+# pkgs:        optional nixpkgs; defaults (shell tools, architecture) come from it.
+# scriptTools: packages whose bin/ is the PATH of extraCommands and the other
+#              scripts; the first bin/bash, else bin/sh, runs them.
+# system:      the system the derivations build on.
+{ builder
+, pkgs ? null
+, scriptTools ? (if pkgs != null then [ pkgs.bash ] ++ pkgs.stdenv.initialPath else [ ])
+, system ? (if pkgs != null then pkgs.stdenv.buildPlatform.system else builtins.currentSystem)
+, ...
+}:
+let
+  lib = import ./lib.nix { inherit builder system scriptTools; };
+  # As nixpkgs: the image is for the host platform.
+  defaultArchitecture =
+    if pkgs != null then pkgs.go.GOARCH
+    else lib.goarchOf system;
+  layered = import ./layered.nix { inherit lib defaultArchitecture; };
+in
+{
+  inherit (layered) streamLayeredImage buildLayeredImage;
+}

@@ -1,0 +1,100 @@
+# streamLayeredImage and buildLayeredImage.
+{ lib, defaultArchitecture }:
+let
+  inherit (lib) mkDerivation makeOverridable toList toLower baseName hashOf hashString check toolsFor extensionOf;
+
+  streamLayeredImage =
+    { name
+    , tag ? null
+    , fromImage ? null
+    , contents ? [ ]
+    , config ? null
+    , architecture ? defaultArchitecture
+    , created ? "1970-01-01T00:00:01Z"
+    , mtime ? "1970-01-01T00:00:01Z"
+    , uid ? 0
+    , gid ? 0
+    , uname ? "root"
+    , gname ? "root"
+    , maxLayers ? 100
+    , extraCommands ? ""
+    , fakeRootCommands ? ""
+    , enableFakechroot ? false
+    , includeStorePaths ? true
+    , includeNixDB ? false
+    , passthru ? { }
+    , meta ? { }
+    }:
+    let
+      fname = "streamLayeredImage";
+      contentsList = toList contents;
+      tools = toolsFor fname "extraCommands" extraCommands;
+      checks = [
+        (check fname (builtins.isInt maxLayers && maxLayers > 1) "maxLayers must be a number greater than 1, got ${builtins.toJSON maxLayers}")
+        (check fname (builtins.match "[[:space:]]*" fakeRootCommands != null) "fakeRootCommands is not supported by this version of nixlib yet")
+        (check fname (!enableFakechroot) "enableFakechroot is not supported by this version of nixlib yet")
+        (check fname (!includeNixDB) "includeNixDB is not supported by this version of nixlib yet")
+        (check fname (config == null || builtins.isAttrs config) "config must be an attribute set or null")
+      ];
+
+      # Its references are the contents and the store paths used in config:
+      # the roots of the image's closure. Everything that changes the image
+      # is in it, so its hash can serve as the default tag.
+      roots = mkDerivation {
+        name = "${baseName name}-roots.json";
+        command = "write-file";
+        text = builtins.toJSON {
+          contents = map toString contentsList;
+          inherit config architecture created mtime uid gid uname gname maxLayers includeStorePaths;
+          name = toLower name;
+          extraCommands = hashString extraCommands;
+          fromImage = if fromImage == null then null else hashString fromImage;
+        };
+        preferLocalBuild = true;
+        allowSubstitutes = false;
+      };
+
+      imageTag = if tag != null then tag else hashOf roots;
+
+      drv = mkDerivation ({
+        name = "stream-${baseName name}";
+        command = "build-stream";
+        imageName = toLower name;
+        inherit imageTag config architecture created mtime uid gid uname gname maxLayers
+          includeStorePaths extraCommands;
+        fromImage = if fromImage == null then null else "${fromImage}";
+        contents = map toString contentsList;
+        scriptTools = tools;
+        closureRoot = "${roots}";
+      } // lib.optionalAttrs includeStorePaths {
+        exportReferencesGraph.closure = [ roots ];
+      });
+    in
+    builtins.seq (builtins.deepSeq checks null) (drv // passthru // {
+      passthru = passthru // { inherit imageTag; isExe = true; };
+      inherit imageTag meta;
+      isExe = true;
+    });
+
+  buildLayeredImage =
+    { name, compressor ? "gz", ... }@args:
+    let
+      stream = streamLayeredImage (removeAttrs args [ "compressor" ]);
+      ext = extensionOf "buildLayeredImage" compressor;
+    in
+    mkDerivation {
+      name = "${baseName name}.tar${ext}";
+      command = "build-layered";
+      inherit compressor;
+      inherit (stream) imageName;
+      stream = "${stream}";
+    } // {
+      passthru = { inherit (stream) imageTag; inherit stream; };
+      inherit (stream) imageTag;
+      inherit stream;
+    };
+in
+{
+  streamLayeredImage = makeOverridable streamLayeredImage;
+  buildLayeredImage = makeOverridable buildLayeredImage;
+}
