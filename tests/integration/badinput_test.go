@@ -1,0 +1,52 @@
+package integration
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// Bad arguments are evaluation errors that say what is wrong.
+func TestEvaluationErrors(t *testing.T) {
+	need(t)
+	for _, tc := range []struct{ name, expr, want string }{
+		{"unknown compressor", `dockerTools.buildLayeredImage { name = "x"; compressor = "xz"; }`, `compressor must be one of none, gz, zstd; got "xz"`},
+		{"maxLayers 1", `dockerTools.streamLayeredImage { name = "x"; maxLayers = 1; }`, "maxLayers must be a number greater than 1, got 1"},
+		{"fakeRootCommands", `dockerTools.streamLayeredImage { name = "x"; fakeRootCommands = "chown 1 /x"; }`, "fakeRootCommands is not supported"},
+		{"enableFakechroot", `dockerTools.buildLayeredImage { name = "x"; enableFakechroot = true; }`, "enableFakechroot is not supported"},
+		{"includeNixDB", `dockerTools.buildLayeredImage { name = "x"; includeNixDB = true; }`, "includeNixDB is not supported"},
+		{"config not a set", `dockerTools.streamLayeredImage { name = "x"; config = [ ]; }`, "config must be an attribute set or null"},
+		{"extraCommands without a shell", `(import ` + h.repo + `/nixlib { inherit builder; }).streamLayeredImage { name = "x"; extraCommands = "mkdir a"; }`, "`extraCommands` needs a shell"},
+		{"unknown attribute", `dockerTools.streamLayeredImage { name = "x"; contnets = [ ]; }`, "unexpected argument 'contnets'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := execute(nil, "nix-instantiate", "--arg", "builder", h.builder, "-E", fixturesExpr(tc.expr))
+			if r.err == nil || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("nix-instantiate: %v, stderr:\n%s\nwant it to contain %q", r.err, r.stderr, tc.want)
+			}
+		})
+	}
+}
+
+// A build that fails says why, and leaves no output in the store.
+func TestBuildErrors(t *testing.T) {
+	need(t)
+	for _, tc := range []struct{ name, expr, want string }{
+		{"fromImage not an image", `dockerTools.streamLayeredImage { name = "x"; fromImage = builtins.toFile "not-an-image.tar" "hello"; }`, "not a docker-archive"},
+		{"fromImage a directory", `dockerTools.buildLayeredImage { name = "x"; fromImage = pkgs.libunistring; }`, "not a docker-archive"},
+		{"extraCommands fails", `dockerTools.streamLayeredImage { name = "x"; extraCommands = "echo going wrong >&2; exit 3"; }`, "extraCommands failed with exit status 3"},
+		{"maxLayers below the base", `dockerTools.streamLayeredImage { name = "x"; fromImage = images.on-base; maxLayers = 5; contents = [ pkgs.hello ]; }`, `"maxLayers" (5) leaves no layer for store paths`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expr := fixturesExpr(tc.expr)
+			out := strings.Trim(nixEval(t, fixturesExpr("("+tc.expr+").outPath")), `"`)
+			r := execute(nil, "nix-build", "--no-out-link", "--arg", "builder", h.builder, "-E", expr)
+			if r.err == nil || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("nix-build: %v, stderr:\n%s\nwant it to contain %q", r.err, tail(r.stderr, 20), tc.want)
+			}
+			if _, err := os.Lstat(out); err == nil {
+				t.Errorf("failed build left %s", out)
+			}
+		})
+	}
+}
