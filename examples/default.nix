@@ -1,0 +1,53 @@
+# The documentation's dockerTools examples, built with this project.
+#
+# With nixpkgs:    nix-build examples -A hello-layered --arg pkgs 'import <nixpkgs> {}' --arg builder ...
+# Without nixpkgs: nix-build examples -A hello-layered --arg builder ./dockertools
+#   (then `hello` is the static test package of tests/fixtures/pkgs.nix)
+{ builder ? null
+, pkgs ? null
+, system ? (if pkgs != null then pkgs.stdenv.buildPlatform.system else builtins.currentSystem)
+, dockerTools ? null
+}:
+let
+  fixtures = import ../tests/fixtures/pkgs.nix { inherit system; };
+  dt =
+    if dockerTools != null then dockerTools
+    else import ../nixlib ({ inherit builder pkgs system; } // (if pkgs == null then { scriptTools = [ fixtures.busybox ]; } else { }));
+  hello = if pkgs != null then pkgs.hello else fixtures.hello;
+  getExe = p: "${p}/bin/hello";
+in
+{
+  # ex-dockerTools-buildLayeredImage-hello
+  hello-layered = dt.buildLayeredImage {
+    name = "hello";
+    tag = "latest";
+    contents = [ hello ];
+    config.Cmd = [ "/bin/hello" ];
+  };
+
+  # ex-dockerTools-streamLayeredImage-hello
+  hello-stream = dt.streamLayeredImage {
+    name = "hello";
+    tag = "latest";
+    contents = [ hello ];
+    config.Cmd = [ "/bin/hello" ];
+  };
+
+  # ex-dockerTools-streamLayeredImage-exploringlayers
+  exploring = dt.streamLayeredImage {
+    name = "hello-exploring";
+    contents = [ hello ];
+  };
+  exploring-no-store = dt.streamLayeredImage {
+    name = "hello-exploring-nostore";
+    contents = [ hello ];
+    includeStorePaths = false;
+  };
+
+  # ex-dockerTools-streamLayeredImage-configclosure
+  configclosure = dt.streamLayeredImage {
+    name = "hello-configclosure";
+    tag = "latest";
+    config.Cmd = [ (getExe hello) ];
+  };
+}

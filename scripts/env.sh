@@ -1,0 +1,7 @@
+# Sourced by the scripts: the Nix settings every build here uses (sandboxed
+# builds, no binary cache to wait for) without touching /etc/nix/nix.conf.
+export PATH="/usr/local/go/bin:$PATH"
+export NIX_CONFIG="sandbox = true
+sandbox-fallback = false
+substituters =
+experimental-features = nix-command flakes"
