@@ -12,6 +12,9 @@ for f in $(git ls-files '*.nix' 2>/dev/null || find . -name '*.nix'); do
   nix-instantiate --parse "$f" >/dev/null
 done
 
+echo "== Nix entry points evaluate"
+scripts/check-nix.sh
+
 echo "== package.nix vendorHash"
 scripts/vendor-hash.sh --check
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Evaluates the Nix entry points where nixpkgs cannot be fetched: the flake's
+# outputs and overlay against tests/nixpkgs-stub, and default.nix with and
+# without a package set. Building them needs the real nixpkgs; evaluating
+# them here catches broken wiring.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+repo=$PWD
+stub="path:$repo/tests/nixpkgs-stub"
+sys=$(nix-instantiate --eval -E builtins.currentSystem | tr -d '"')
+
+ev() { nix eval --override-input nixpkgs "$stub" "$@" 2>&1 | grep -v -e '^warning:' -e "^• Updated input" -e "^    'github:" -e '^  → ' || true; }
+check() { # NAME EXPECTED-REGEX OUTPUT
+  if ! grep -qE -e "$2" <<<"$3"; then echo "check-nix: $1: got: $3" >&2; exit 1; fi
+  echo "ok: $1"
+}
+
+check "flake packages.$sys.hello-image" '^/nix/store/.*-hello\.tar\.gz\.drv$' "$(ev --raw ".#packages.$sys.hello-image.drvPath")"
+check "flake packages.$sys.dockertools" '^/nix/store/.*-dockertools-.*\.drv$' "$(ev --raw ".#packages.$sys.dockertools.drvPath")"
+check "flake dockerTools.$sys" 'buildLayeredImage.*streamLayeredImage' "$(ev ".#dockerTools.$sys" --apply builtins.attrNames)"
+check "flake lib.dockerToolsFor" 'true' "$(ev .#lib --apply 'l: builtins.isFunction l.dockerToolsFor')"
+check "flake checks.$sys" 'dockertools.*hello-image' "$(ev ".#checks.$sys" --apply builtins.attrNames)"
+check "flake overlay" 'buildLayeredImage.*streamLayeredImage' "$(nix eval --impure --expr "
+  let f = builtins.getFlake \"git+file://$repo\"; s = builtins.getFlake \"$stub\";
+      final = s.legacyPackages.$sys // { dockerTools = null; };
+  in builtins.attrNames (f.overlays.default final final).dockerTools" 2>&1 | grep -v '^warning:')"
+check "default.nix with pkgs" '-hello\.tar\.gz\.drv"$' "$(nix-instantiate --eval -E "
+  let s = builtins.getFlake \"$stub\"; in (import $repo { pkgs = s.legacyPackages.$sys; }).examples.hello-layered.drvPath" --impure 2>&1 | tail -1)"
+check "default.nix with a builder only" '-stream-hello\.drv"$' "$(nix-instantiate --eval -E "
+  (import $repo { builder = /bin/sh; }).examples.hello-stream.drvPath" 2>&1 | tail -1)"
