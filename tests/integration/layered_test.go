@@ -16,7 +16,7 @@ import (
 var allFixtures = []string{
 	"hello", "hello-layered", "hello-stream", "exploring", "exploring-no-store", "configclosure",
 	"base", "base-none", "on-base", "on-base-none", "few-layers", "created-now", "non-root",
-	"extra-commands", "hello-zstd", "hello-none", "tagless",
+	"extra-commands", "hello-zstd", "hello-none", "tagless", "arch-arm64", "mtime-set",
 }
 
 const greeting = "Hello, world!"
@@ -243,5 +243,43 @@ func TestFixtureClosure(t *testing.T) {
 	want := []string{"glibc-2.38-27", "hello-2.12.1", "libidn2-2.3.4", "libunistring-1.1", "xgcc-12.3.0-libgcc"}
 	if !slices.Equal(names, want) {
 		t.Errorf("closure of hello = %v, want %v", names, want)
+	}
+}
+
+func TestArchitecture(t *testing.T) {
+	img := image(t, "arch-arm64")
+	if c := skopeoConfig(t, img); c.Architecture != "arm64" {
+		t.Errorf("skopeo: architecture %q", c.Architecture)
+	}
+	ref := loadDocker(t, img)
+	if got := strings.TrimSpace(docker(t, "image", "inspect", "-f", "{{.Architecture}}", ref)); got != "arm64" {
+		t.Errorf("docker: architecture %q", got)
+	}
+	// The default is the platform's GOARCH (amd64 here).
+	if c := skopeoConfig(t, image(t, "hello-layered")); c.Architecture != "amd64" {
+		t.Errorf("default architecture %q", c.Architecture)
+	}
+}
+
+func TestMTime(t *testing.T) {
+	hello := image(t, "hello")
+	ref := loadDocker(t, image(t, "mtime-set"))
+	got := docker(t, "run", "--rm", "--network=none", ref, "stat", "-c", "%Y", hello+"/bin/hello", "/nix/store", "/bin")
+	if want := "1704164645\n1704164645\n1704164645\n"; got != want {
+		t.Errorf("mtimes %q, want %q", got, want)
+	}
+	// Default: 1970-01-01T00:00:01Z.
+	ref = loadDocker(t, image(t, "non-root"))
+	if got := docker(t, "run", "--rm", "--network=none", ref, "stat", "-c", "%Y", hello+"/bin/hello", "/bin"); got != "1\n1\n" {
+		t.Errorf("default mtimes %q", got)
+	}
+}
+
+// passthru reaches the derivation, with imageTag, as nixpkgs gives it.
+func TestPassthru(t *testing.T) {
+	need(t)
+	got := nixEval(t, fixturesExpr(`with images.mtime-set; [ stream.extra stream.passthru.extra imageTag stream.isExe passthru.imageTag ]`))
+	if got != `["kept","kept","latest",true,"latest"]` {
+		t.Errorf("passthru = %s", got)
 	}
 }
