@@ -230,6 +230,11 @@ func TestReproducible(t *testing.T) {
 		args = append(args, "-A", a)
 	}
 	must(t, "nix-build", args...)
+	// The check has teeth: created = "now" is not reproducible, and --check says so.
+	r := execute(nil, "nix-build", h.fixtures+"/images.nix", "--arg", "builder", h.builder, "--no-out-link", "--check", "-A", "created-now")
+	if r.err == nil || !strings.Contains(r.stderr, "may not be deterministic") {
+		t.Errorf("nix-build --check of created = \"now\" passed: %v %s", r.err, tail(r.stderr, 5))
+	}
 }
 
 // The fixtures' names are what the documentation's closure shows.
