@@ -47,14 +47,23 @@ func main() {
 		fmt.Print(usage())
 		return
 	}
+	limitMemory()
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "dockertools: unknown command %q\n%s", name, usage())
 		os.Exit(2)
 	}
+	if p := os.Getenv("DOCKERTOOLS_CPUPROFILE"); p != "" {
+		stop, err := startProfile(p)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "dockertools: %v\n", err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
 	if err := cmd.run(os.Args[2:]); err != nil {
 		fmt.Fprintf(os.Stderr, "dockertools %s: error: %v\n", name, err)
-		os.Exit(1)
+		exit(1)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 )
 
@@ -55,11 +54,7 @@ func NewWriter(w io.Writer, name string) (io.WriteCloser, error) {
 		zw.Header.OS = 255 // unknown, as `pigz -n` on any system would not say
 		return zw, nil
 	case "zstd":
-		return zstd.NewWriter(w,
-			zstd.WithEncoderLevel(zstd.SpeedDefault),
-			zstd.WithEncoderConcurrency(workers),
-			zstd.WithWindowSize(zstdWindow),
-			zstd.WithEncoderCRC(true))
+		return newFrameWriter(w, workers)
 	}
 	return nopCloser{w}, nil
 }

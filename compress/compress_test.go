@@ -103,3 +103,29 @@ func TestUnknownCompressor(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+func TestEmptyInput(t *testing.T) {
+	for _, name := range Names {
+		if got := decompress(t, name, compress(t, name, nil)); len(got) != 0 {
+			t.Errorf("%s: empty input decompressed to %d bytes", name, len(got))
+		}
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrShortWrite }
+
+// A destination that fails is reported, not swallowed.
+func TestWriteErrorReported(t *testing.T) {
+	for _, name := range []string{"gz", "zstd"} {
+		w, err := NewWriter(failingWriter{}, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(sample())
+		if err := w.Close(); err == nil {
+			t.Errorf("%s: Close after a failed write returned nil", name)
+		}
+	}
+}

@@ -264,3 +264,8 @@ func fallbackPerm(fi os.FileInfo) int64 {
 	}
 	return perm
 }
+
+// CompareNames orders sibling names as every layer here orders them
+// (pathlib's order), for callers that build entries without a directory on
+// disk.
+func CompareNames(a, b string) int { return comparePyStr(a, b) }

@@ -303,28 +303,37 @@ func digestLayer(paths []string, owner layer.Owner, mtime int64) (StoreLayer, er
 	return StoreLayer{Paths: paths, DiffID: digest, Size: size}, nil
 }
 
-// customisationLayer builds the symlink tree of the contents, runs
-// extraCommands in it and writes its tar to a temporary file, recording its
-// digest and size in conf.
+// customisationLayer writes the customisation layer's tar to a temporary
+// file, recording its digest and size in conf: the contents' symlink tree,
+// after extraCommands ran in it when there is a script to run.
 func customisationLayer(o *Options, conf *Conf) (string, error) {
-	work, err := os.MkdirTemp(o.WorkDir, "customisation-")
+	tree, err := contentsTree(o.Contents)
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(work)
-	root := filepath.Join(work, "layer")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		return "", err
-	}
-	if err := SymlinkTree(root, o.Contents); err != nil {
-		return "", err
-	}
-	if err := shell.Run("extraCommands", o.ExtraCommands, root, o.ScriptTools); err != nil {
-		return "", err
-	}
-	entries, err := layer.DirEntries(root, layer.Owner{Uname: "root", Gname: "root"}, conf.MTime, nil)
-	if err != nil {
-		return "", fmt.Errorf("customisation layer: %w", err)
+	owner := layer.Owner{Uname: "root", Gname: "root"}
+	var entries []layer.Entry
+	if strings.TrimSpace(o.ExtraCommands) == "" {
+		entries = tree.entries(owner, conf.MTime)
+	} else {
+		work, err := os.MkdirTemp(o.WorkDir, "customisation-")
+		if err != nil {
+			return "", err
+		}
+		defer os.RemoveAll(work)
+		root := filepath.Join(work, "layer")
+		if err := os.Mkdir(root, 0o755); err != nil {
+			return "", err
+		}
+		if err := tree.write(root); err != nil {
+			return "", fmt.Errorf("customisation layer: %w", err)
+		}
+		if err := shell.Run("extraCommands", o.ExtraCommands, root, o.ScriptTools); err != nil {
+			return "", err
+		}
+		if entries, err = layer.DirEntries(root, owner, conf.MTime, nil); err != nil {
+			return "", fmt.Errorf("customisation layer: %w", err)
+		}
 	}
 	f, err := os.CreateTemp(o.WorkDir, "customisation-*.tar")
 	if err != nil {

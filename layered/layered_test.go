@@ -1,6 +1,7 @@
 package layered
 
 import (
+	"github.com/nix-dockertools/dockertools/layer"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,5 +62,47 @@ func TestStorePathsIn(t *testing.T) {
 func TestPyList(t *testing.T) {
 	if got := pyList([]string{"/nix/store/a", "it's"}); got != `['/nix/store/a', 'it\'s']` {
 		t.Fatalf("pyList = %s", got)
+	}
+}
+
+// Without a script the layer comes from the tree in memory; with one, from
+// the tree written to disk. Both must give the same bytes.
+func TestTreeEntriesMatchDisk(t *testing.T) {
+	src := t.TempDir()
+	for _, d := range []string{"a/bin", "a/share/man/man1", "a/a-b", "a/a.b", "b/bin", "b/lib/sub"} {
+		os.MkdirAll(filepath.Join(src, d), 0o755)
+	}
+	for _, f := range []string{"a/bin/x", "a/share/man/man1/x.1", "a/a-b/f", "a/a.b/f", "b/bin/y", "b/lib/sub/z", "b/.hidden"} {
+		os.WriteFile(filepath.Join(src, f), []byte(f), 0o444)
+	}
+	os.Symlink("sub", filepath.Join(src, "b/lib/link"))
+	contents := []string{filepath.Join(src, "a"), filepath.Join(src, "b")}
+	tree, err := contentsTree(contents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := layer.Owner{Uname: "root", Gname: "root"}
+	_, memory, err := layer.Digest(tree.entries(o, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	if err := SymlinkTree(root, contents); err != nil {
+		t.Fatal(err)
+	}
+	onDisk, err := layer.DirEntries(root, o, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, disk, err := layer.Digest(onDisk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if memory != disk {
+		var names []string
+		for _, e := range tree.entries(o, 1) {
+			names = append(names, e.Name)
+		}
+		t.Fatalf("in-memory layer %s differs from the on-disk one %s; memory order %v", memory, disk, names)
 	}
 }

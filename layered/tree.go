@@ -1,37 +1,150 @@
 package layered
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
+
+	"github.com/nix-dockertools/dockertools/layer"
 )
 
-// SymlinkTree fills root with links to the contents, merged as symlinkJoin
-// (lndir) does: directories become real directories, files become links to
-// the file in the store, links are copied as they are, and where two
-// contents provide the same name the first one wins. A content that is a
-// file rather than a directory is linked at the top under its name.
-func SymlinkTree(root string, contents []string) error {
+// node is one name of the customisation layer's symlink tree: a directory
+// (children != nil) or a link.
+type node struct {
+	link     string
+	children map[string]*node
+}
+
+func newDir() *node { return &node{children: map[string]*node{}} }
+
+// contentsTree merges the contents as symlinkJoin (lndir) does: directories
+// become real directories, files become links to the file in the store,
+// links are copied as they are, and where two contents provide the same
+// name the first one wins. A content that is a file rather than a directory
+// is linked at the top under its name.
+//
+// It only reads the contents: with no script to run in it, the layer is
+// written straight from this tree (creating tens of thousands of links on
+// disk would cost more than the whole rest of the build).
+func contentsTree(contents []string) (*node, error) {
+	root := newDir()
 	for _, c := range contents {
 		fi, err := os.Stat(c)
 		if err != nil {
-			return fmt.Errorf("attribute \"contents\": %w", err)
+			return nil, fmt.Errorf("attribute \"contents\": %w", err)
 		}
 		if !fi.IsDir() {
-			if err := link(c, filepath.Join(root, storeName(c))); err != nil {
+			if _, taken := root.children[storeName(c)]; !taken {
+				root.children[storeName(c)] = &node{link: c}
+			}
+			continue
+		}
+		if err := root.merge(c); err != nil {
+			return nil, fmt.Errorf("attribute \"contents\": linking %s: %w", c, err)
+		}
+	}
+	return root, nil
+}
+
+func (n *node) merge(src string) error {
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		s := filepath.Join(src, e.Name())
+		existing := n.children[e.Name()]
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			if existing == nil {
+				t, err := os.Readlink(s)
+				if err != nil {
+					return err
+				}
+				n.children[e.Name()] = &node{link: t}
+			}
+		case e.IsDir():
+			if existing == nil {
+				existing = newDir()
+				n.children[e.Name()] = existing
+			}
+			if existing.children == nil {
+				continue // a file or link of an earlier content takes the name
+			}
+			if err := existing.merge(s); err != nil {
+				return err
+			}
+		default:
+			if existing == nil {
+				n.children[e.Name()] = &node{link: s}
+			}
+		}
+	}
+	return nil
+}
+
+func (n *node) sortedNames() []string {
+	names := make([]string, 0, len(n.children))
+	for name := range n.children {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, layer.CompareNames)
+	return names
+}
+
+// entries lists the tree as layer.DirEntries would list it written to disk
+// (directories 0755 as created under Nix's umask, links 0777).
+func (n *node) entries(o layer.Owner, mtime int64) []layer.Entry {
+	var out []layer.Entry
+	var walk func(n *node, prefix string)
+	walk = func(n *node, prefix string) {
+		for _, name := range n.sortedNames() {
+			c := n.children[name]
+			h := layer.Header{Name: prefix + name, UID: o.UID, GID: o.GID, Uname: o.Uname, Gname: o.Gname, MTime: mtime}
+			if c.children == nil {
+				h.Typeflag, h.Linkname, h.Mode = layer.TypeSymlink, c.link, 0o777
+				out = append(out, layer.Entry{Header: h})
+				continue
+			}
+			h.Typeflag, h.Mode, h.Name = layer.TypeDir, 0o755, h.Name+"/"
+			out = append(out, layer.Entry{Header: h})
+			walk(c, h.Name)
+		}
+	}
+	walk(n, "")
+	return out
+}
+
+// write creates the tree under dir, for scripts that run in it.
+func (n *node) write(dir string) error {
+	for _, name := range n.sortedNames() {
+		c, p := n.children[name], filepath.Join(dir, name)
+		if c.children == nil {
+			if err := os.Symlink(c.link, p); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := mirror(c, root); err != nil {
-			return fmt.Errorf("attribute \"contents\": linking %s: %w", c, err)
+		if err := os.Mkdir(p, 0o755); err != nil {
+			return err
+		}
+		if err := c.write(p); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// SymlinkTree fills root with the contents' symlink tree (see contentsTree).
+func SymlinkTree(root string, contents []string) error {
+	t, err := contentsTree(contents)
+	if err != nil {
+		return err
+	}
+	return t.write(root)
 }
 
 // storeName drops the hash from a store path's base name.
@@ -41,51 +154,4 @@ func storeName(p string) string {
 		return b[33:]
 	}
 	return b
-}
-
-func link(target, at string) error {
-	err := os.Symlink(target, at)
-	if errors.Is(err, fs.ErrExist) {
-		return nil
-	}
-	return err
-}
-
-func mirror(src, dst string) error {
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		return err
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	for _, e := range entries {
-		s, d := filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())
-		switch {
-		case e.Type()&fs.ModeSymlink != 0:
-			t, err := os.Readlink(s)
-			if err != nil {
-				return err
-			}
-			if err := link(t, d); err != nil {
-				return err
-			}
-		case e.IsDir():
-			fi, err := os.Lstat(d)
-			if err == nil && !fi.IsDir() {
-				continue // a file or link of an earlier content takes the name
-			}
-			if err != nil {
-				if err := os.Mkdir(d, 0o755); err != nil {
-					return err
-				}
-			}
-			if err := mirror(s, d); err != nil {
-				return err
-			}
-		default:
-			if err := link(s, d); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
