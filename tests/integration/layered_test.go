@@ -206,6 +206,13 @@ func TestCompressors(t *testing.T) {
 			runBoth(t, img, greeting)
 		})
 	}
+	// zstd images are several frames: the zstd tool reads them as one stream,
+	// the same bytes as the uncompressed image.
+	r := execute(nil, "sh", "-c", "zstd -dc "+image(t, "hello-zstd")+" | sha256sum")
+	want := sha256File(t, image(t, "hello-none"))
+	if r.err != nil || !strings.HasPrefix(r.stdout, want) {
+		t.Errorf("zstd -dc of the zstd image: %v %q, want the uncompressed image %s", r.err, r.stdout, want)
+	}
 }
 
 // tag = null: the tag is a hash that imageTag gives at evaluation.
