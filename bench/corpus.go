@@ -104,7 +104,7 @@ func importCorpus(work string, target int64) (*corpus, error) {
 			break
 		}
 		b, f := measureTree(s)
-		if b < 1<<20 {
+		if b < 256<<10 {
 			continue // too small to matter; keeps the path count near 50
 		}
 		picked = append(picked, s)
