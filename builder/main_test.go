@@ -121,3 +121,12 @@ func TestWriteFile(t *testing.T) {
 		t.Fatalf("wrote %q", b)
 	}
 }
+
+// An unsupported attribute of the wrong type is an error too, not ignored.
+func TestUnsupportedWrongType(t *testing.T) {
+	_, err := build(t, buildStream, `{"outputs":{"out":"$out"},"builder":"/b","imageName":"x","imageTag":"t",
+		"includeStorePaths":false,"fakeRootCommands":5}`)
+	if err == nil || !strings.Contains(err.Error(), `attribute "fakeRootCommands": expected a string`) {
+		t.Fatalf("error = %v", err)
+	}
+}

@@ -87,19 +87,24 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 	}
 	o.Config = a.Raw("config")
 	o.Closure = a.Raw("closure")
-	for _, unsupported := range []struct {
-		name string
-		set  bool
-	}{
-		{"fakeRootCommands", func() bool { s, _ := a.String("fakeRootCommands", ""); return strings.TrimSpace(s) != "" }()},
-		{"enableFakechroot", func() bool { b, _ := a.Bool("enableFakechroot", false); return b }()},
-		{"includeNixDB", func() bool { b, _ := a.Bool("includeNixDB", false); return b }()},
-	} {
-		if unsupported.set {
-			return nil, fmt.Errorf("attribute %q is not supported by this version of the builder yet", unsupported.name)
+	// Later issues implement these; until then a non-default value is an
+	// error, never silently ignored (nor is a value of the wrong type).
+	if s, err := a.String("fakeRootCommands", ""); err != nil || strings.TrimSpace(s) != "" {
+		return nil, unsupported("fakeRootCommands", err)
+	}
+	for _, name := range []string{"enableFakechroot", "includeNixDB"} {
+		if b, err := a.Bool(name, false); err != nil || b {
+			return nil, unsupported(name, err)
 		}
 	}
 	return o, o.check()
+}
+
+func unsupported(name string, err error) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("attribute %q is not supported by this version of the builder yet", name)
 }
 
 func (o *Options) check() error {

@@ -8,6 +8,16 @@ import (
 	"testing"
 )
 
+// symlinkTree writes the contents' tree under root, as a build with a
+// script does.
+func symlinkTree(root string, contents []string) error {
+	tree, err := contentsTree(contents)
+	if err != nil {
+		return err
+	}
+	return tree.write(root)
+}
+
 func TestSymlinkTree(t *testing.T) {
 	src := t.TempDir()
 	a, b := filepath.Join(src, "a"), filepath.Join(src, "b")
@@ -23,7 +33,7 @@ func TestSymlinkTree(t *testing.T) {
 	os.WriteFile(bare, []byte("x"), 0o444)
 
 	root := t.TempDir()
-	if err := SymlinkTree(root, []string{a, b, bare}); err != nil {
+	if err := symlinkTree(root, []string{a, b, bare}); err != nil {
 		t.Fatal(err)
 	}
 	links := map[string]string{
@@ -44,7 +54,7 @@ func TestSymlinkTree(t *testing.T) {
 			t.Errorf("%s is not a real directory", d)
 		}
 	}
-	if err := SymlinkTree(t.TempDir(), []string{filepath.Join(src, "missing")}); err == nil {
+	if err := symlinkTree(t.TempDir(), []string{filepath.Join(src, "missing")}); err == nil {
 		t.Error("a missing content was accepted")
 	}
 }
@@ -87,7 +97,7 @@ func TestTreeEntriesMatchDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	if err := SymlinkTree(root, contents); err != nil {
+	if err := symlinkTree(root, contents); err != nil {
 		t.Fatal(err)
 	}
 	onDisk, err := layer.DirEntries(root, o, 1, nil)

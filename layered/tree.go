@@ -138,15 +138,6 @@ func (n *node) write(dir string) error {
 	return nil
 }
 
-// SymlinkTree fills root with the contents' symlink tree (see contentsTree).
-func SymlinkTree(root string, contents []string) error {
-	t, err := contentsTree(contents)
-	if err != nil {
-		return err
-	}
-	return t.write(root)
-}
-
 // storeName drops the hash from a store path's base name.
 func storeName(p string) string {
 	b := filepath.Base(p)

@@ -39,7 +39,6 @@ func Run(attr, script, dir string, tools []string, extraEnv ...string) error {
 	}
 	cmd := exec.Command(sh, "-e", "-c", script)
 	cmd.Dir = dir
-	cmd.Stdin = nil
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
 	env := []string{}

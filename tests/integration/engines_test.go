@@ -19,18 +19,16 @@ import (
 // podman want one), or the path itself when it is not compressed.
 func uncompressed(t *testing.T, p string) string {
 	t.Helper()
+	c := compression(t, p)
+	if c == archive.None {
+		return p
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	br := bufio.NewReader(f)
-	head, _ := br.Peek(4)
-	c := archive.Detect(head)
-	if c == archive.None {
-		return p
-	}
-	r, err := archive.Decompress(br, c)
+	r, err := archive.Decompress(bufio.NewReader(f), c)
 	if err != nil {
 		t.Fatal(err)
 	}
