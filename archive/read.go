@@ -76,6 +76,9 @@ type Base struct {
 	Layers      []BaseLayer     `json:"layers"`
 	Config      json.RawMessage `json:"-"`
 	Env         []string        `json:"env"`
+	// StorePaths are the store paths the image's layers hold, whiteouts
+	// applied, sorted.
+	StorePaths []string `json:"-"`
 }
 
 type member struct {
@@ -263,10 +266,12 @@ func pick(manifest []ManifestEntry, name, tag string) (ManifestEntry, string, er
 }
 
 // check reads every layer once: it finds each layer's compression and
-// uncompressed size, and verifies its diff_id, so that a corrupt base fails
-// the build rather than the later `docker load`.
+// uncompressed size, verifies its diff_id and its entries' names, so that a
+// corrupt base fails the build rather than the later `docker load`, and
+// lists the base's store paths.
 func (b *Base) check() error {
-	return b.Copy(func(i int, l *BaseLayer, r io.Reader) error {
+	var scans []*layerScan
+	err := b.Copy(func(i int, l *BaseLayer, r io.Reader) error {
 		head := make([]byte, 4)
 		n, _ := io.ReadFull(r, head)
 		l.Compression = Detect(head[:n])
@@ -276,16 +281,24 @@ func (b *Base) check() error {
 		}
 		defer d.Close()
 		h := sha256.New()
-		size, err := io.Copy(h, d)
+		cr := &countingReader{r: io.TeeReader(d, h)}
+		s, err := scanLayer(cr)
 		if err != nil {
+			return fmt.Errorf("layer %s: %w", l.Member, err)
+		}
+		// Whatever follows the end-of-archive blocks is part of the digest too.
+		if _, err := io.Copy(io.Discard, cr); err != nil {
 			return fmt.Errorf("layer %s: %w", l.Member, err)
 		}
 		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != l.DiffID {
 			return fmt.Errorf("layer %s has digest %s, but the config says %s", l.Member, got, l.DiffID)
 		}
-		l.TarSize = size
+		l.TarSize = cr.n
+		scans = append(scans, s)
 		return nil
 	})
+	b.StorePaths = storePaths(scans)
+	return err
 }
 
 // Copy calls fn with each layer's stored bytes, in image order. An
