@@ -4,7 +4,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/nix-dockertools/dockertools/compress"
+	"github.com/nix-dockertools/dockertools/outfile"
 )
 
 // BuildCompressed writes the image of a stream script to out, compressed:
@@ -14,17 +14,7 @@ func BuildCompressed(script, compressor, out string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := compress.Extension(compressor); err != nil {
-		return err
-	}
-	return writeAtomically(out, 0o444, func(w io.Writer) error {
-		cw, err := compress.NewWriter(w, compressor)
-		if err != nil {
-			return err
-		}
-		if err := s.Stream(cw, os.Stderr); err != nil {
-			return err
-		}
-		return cw.Close()
+	return outfile.WriteCompressed(out, compressor, func(w io.Writer) error {
+		return s.Stream(w, os.Stderr)
 	})
 }
