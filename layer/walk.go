@@ -36,6 +36,17 @@ func StoreEntries(paths []string, o Owner, mtime int64) ([]Entry, error) {
 	return w.entries, nil
 }
 
+// PathEntries walks src, which may be a file, a link or a directory tree,
+// like StoreEntries walks one store path: the entries are named name and
+// name/..., in the same order, with o and mtime applied.
+func PathEntries(src, name string, o Owner, mtime int64) ([]Entry, error) {
+	w := walker{o: o, mtime: mtime}
+	if err := w.walk(cleanPath(src), name, ""); err != nil {
+		return nil, err
+	}
+	return w.entries, nil
+}
+
 // DirEntries walks a directory tree (the "customisation layer") and returns
 // entries named relative to root (no leading "/" or "./"; directories end in
 // "/"; the root itself is not an entry), sorted component-wise, with o and
