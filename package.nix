@@ -14,7 +14,7 @@ buildGoModule {
           || lib.hasPrefix "layer/testdata" rel);
   };
   # The NAR hash of `go mod vendor`; scripts/vendor-hash.sh recomputes it and CI checks it.
-  vendorHash = "sha256-ZaS1DQgdhNef3ETXISgc9ysyNpmxMmlnZNsW9CrnTIc=";
+  vendorHash = "sha256-nKa2fvwldfvz9zbAd+sZWJz6/AfSA4bzvzC5xSfnF2w=";
   subPackages = [ "builder" ];
   env.CGO_ENABLED = "0";
   ldflags = [ "-s" "-w" ];
