@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nix-dockertools/dockertools/compress"
+	"github.com/nix-dockertools/dockertools/image"
 	"github.com/nix-dockertools/dockertools/layered"
 	"github.com/nix-dockertools/dockertools/nixattrs"
 )
@@ -22,17 +23,19 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"write-file":    {"(derivation builder) write attribute `text` to $out", writeFile},
-	"build-stream":  {"(derivation builder) streamLayeredImage: write the stream script to $out", buildStream},
-	"build-layered": {"(derivation builder) buildLayeredImage: write the compressed image to $out", buildLayered},
-	"stream":        {"SCRIPT: write the image of a stream script to stdout (the scripts' shebang runs this)", stream},
+	"write-file":        {"(derivation builder) write attribute `text` to $out", writeFile},
+	"build-stream":      {"(derivation builder) streamLayeredImage: write the stream script to $out", buildStream},
+	"build-layered":     {"(derivation builder) buildLayeredImage: write the compressed image to $out", buildLayered},
+	"stream":            {"SCRIPT: write the image of a stream script to stdout (the scripts' shebang runs this)", stream},
+	"build-image":       {"(derivation builder) buildImage: write the compressed image to $out", buildImage},
+	"build-image-layer": {"(derivation builder) buildImage's passthru.layer: write $out/layer.tar", buildImageLayer},
 }
 
 func usage() string {
 	var b strings.Builder
 	b.WriteString("usage: dockertools COMMAND [ARGS]\n")
-	for _, name := range []string{"stream", "build-stream", "build-layered", "write-file"} {
-		fmt.Fprintf(&b, "  %-14s %s\n", name, commands[name].usage)
+	for _, name := range []string{"stream", "build-stream", "build-layered", "build-image", "build-image-layer", "write-file"} {
+		fmt.Fprintf(&b, "  %-18s %s\n", name, commands[name].usage)
 	}
 	return b.String()
 }
@@ -105,10 +108,7 @@ func buildStream(_ []string) error {
 	if err != nil {
 		return err
 	}
-	o.WorkDir = os.Getenv("NIX_BUILD_TOP")
-	if o.WorkDir == "" {
-		o.WorkDir = os.TempDir()
-	}
+	o.WorkDir = workDir()
 	return layered.Build(o, out)
 }
 
@@ -129,4 +129,41 @@ func buildLayered(_ []string) error {
 		return err
 	}
 	return layered.BuildCompressed(script, c, out)
+}
+
+// workDir is where a build may keep temporary files: the build directory.
+func workDir() string {
+	if d := os.Getenv("NIX_BUILD_TOP"); d != "" {
+		return d
+	}
+	return os.TempDir()
+}
+
+func imageOptions() (*image.Options, string, error) {
+	a, out, err := loadBuild()
+	if err != nil {
+		return nil, "", err
+	}
+	o, err := image.OptionsFromAttrs(a)
+	if err != nil {
+		return nil, "", err
+	}
+	o.WorkDir = workDir()
+	return o, out, nil
+}
+
+func buildImage(_ []string) error {
+	o, out, err := imageOptions()
+	if err != nil {
+		return err
+	}
+	return image.Build(o, out, os.Stderr)
+}
+
+func buildImageLayer(_ []string) error {
+	o, out, err := imageOptions()
+	if err != nil {
+		return err
+	}
+	return image.BuildLayer(o, out)
 }

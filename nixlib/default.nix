@@ -21,7 +21,9 @@ let
     if pkgs != null then pkgs.go.GOARCH
     else lib.goarchOf system;
   layered = import ./layered.nix { inherit lib defaultArchitecture; };
+  image = import ./image.nix { inherit lib defaultArchitecture; };
 in
 {
   inherit (layered) streamLayeredImage buildLayeredImage;
+  inherit (image) buildImage;
 }

@@ -1,0 +1,285 @@
+package image
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nix-dockertools/dockertools/archive"
+	"github.com/nix-dockertools/dockertools/closure"
+	"github.com/nix-dockertools/dockertools/layer"
+	"github.com/nix-dockertools/dockertools/nixattrs"
+	"github.com/nix-dockertools/dockertools/nixdb"
+	"github.com/nix-dockertools/dockertools/outfile"
+	"github.com/nix-dockertools/dockertools/shell"
+)
+
+// layerMTime is the mtime of every file of the new layer: nixpkgs packs it
+// with SOURCE_DATE_EPOCH=1, whatever `created` says.
+const layerMTime = 1
+
+// Build writes buildImage's image to out: the base image's layers, the new
+// layer, the config and manifest, compressed with o.Compressor.
+func Build(o *Options, out string, log io.Writer) error {
+	base, err := openBase(o)
+	if err != nil {
+		return err
+	}
+	tag := o.ImageTag
+	if tag == "" {
+		// As nixpkgs: the tag is the hash part of the image's own path,
+		// which nixlib also knows at evaluation (passthru.imageTag).
+		tag = strings.SplitN(filepath.Base(out), "-", 2)[0]
+	}
+	t, now, err := nixattrs.ParseTime("created", o.Created)
+	if err != nil {
+		return err
+	}
+	if now {
+		t = time.Now()
+	}
+	created := nixattrs.FormatTime(t)
+	var baseEnv []string
+	if base != nil {
+		baseEnv = base.Env
+	}
+	cfg, err := archive.ContainerConfig(o.Config, baseEnv)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintln(log, "Adding layer...")
+	tmp, err := os.CreateTemp(o.WorkDir, "layer-*.tar")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}()
+	size, diffID, err := writeLayer(o, base, tmp)
+	if err != nil {
+		return err
+	}
+
+	var diffIDs []string
+	var history []archive.History
+	if base != nil {
+		for _, l := range base.Layers {
+			diffIDs = append(diffIDs, l.DiffID)
+			history = append(history, archive.History{Created: created, Comment: "base layer " + l.Member})
+		}
+	}
+	diffIDs = append(diffIDs, diffID)
+	history = append(history, archive.History{Created: created, Comment: "buildImage layer"})
+	fmt.Fprintln(log, "Adding meta...")
+	config, err := json.Marshal(archive.Config{Created: created, Architecture: o.Architecture, OS: "linux",
+		Config: cfg, RootFS: archive.RootFS{Type: "layers", DiffIDs: diffIDs}, History: history})
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintln(log, "Cooking the image...")
+	err = outfile.WriteCompressed(out, o.Compressor, func(w io.Writer) error {
+		aw := archive.NewWriter(w)
+		if base != nil {
+			err := base.Copy(func(i int, l *archive.BaseLayer, r io.Reader) error {
+				return aw.AddLayer(l.DiffID, l.TarSize, func(w io.Writer) error { return l.Uncompressed(w, r) })
+			})
+			if err != nil {
+				return fmt.Errorf("copying fromImage %s: %w", base.Path, err)
+			}
+		}
+		err := aw.AddLayer(diffID, size, func(w io.Writer) error {
+			_, err := io.Copy(w, io.NewSectionReader(tmp, 0, size))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return aw.Finish(config, o.ImageName+":"+tag)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(log, "Finished.")
+	return nil
+}
+
+// BuildLayer writes only the new layer, as out/layer.tar with its diff_id
+// in out/diff_id: buildImage's passthru.layer, for inspecting it.
+func BuildLayer(o *Options, out string) error {
+	base, err := openBase(o)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	f, err := os.Create(filepath.Join(tmp, "layer.tar"))
+	if err != nil {
+		return err
+	}
+	_, diffID, err := writeLayer(o, base, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "diff_id"), []byte(diffID+"\n"), 0o444); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o555); err != nil {
+		return err
+	}
+	return os.Rename(tmp, out)
+}
+
+func openBase(o *Options) (*archive.Base, error) {
+	if o.FromImage == "" {
+		return nil, nil
+	}
+	name, tag := o.FromImageName, o.FromImageTag
+	if name == "" || tag == "" {
+		// Documented: either alone means the first image.
+		name, tag = "", ""
+	}
+	return archive.OpenBase(o.FromImage, name, tag)
+}
+
+// writeLayer writes the new layer to w, hashing it on the way.
+func writeLayer(o *Options, base *archive.Base, w io.Writer) (int64, string, error) {
+	entries, cleanup, err := layerEntries(o, base)
+	defer cleanup()
+	if err != nil {
+		return 0, "", err
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	n, diffID, err := layer.Write(bw, entries)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("writing the layer: %w", err)
+	}
+	return n, diffID, nil
+}
+
+// layerEntries lists the new layer: the copyToRoot tree (after
+// extraCommands ran in it), the store paths of its closure the base lacks,
+// and the Nix database.
+func layerEntries(o *Options, base *archive.Base) (entries []layer.Entry, cleanup func(), err error) {
+	var cleanups []func()
+	cleanup = func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	tree, err := newRootTree(o.CopyToRoot, o.KeepContentsDirlinks, o.Owner, layerMTime)
+	if err != nil {
+		return nil, cleanup, err
+	}
+	var treeEntries []layer.Entry
+	if strings.TrimSpace(o.ExtraCommands) == "" {
+		treeEntries = tree.entries()
+	} else {
+		work, err := os.MkdirTemp(o.WorkDir, "layer-")
+		if err != nil {
+			return nil, cleanup, err
+		}
+		cleanups = append(cleanups, func() { makeWritable(work); os.RemoveAll(work) })
+		root := filepath.Join(work, "layer")
+		if err := os.Mkdir(root, 0o755); err != nil {
+			return nil, cleanup, err
+		}
+		if err := tree.write(root); err != nil {
+			return nil, cleanup, fmt.Errorf("attribute \"copyToRoot\": %w", err)
+		}
+		if err := shell.Run("extraCommands", o.ExtraCommands, root, o.ScriptTools); err != nil {
+			return nil, cleanup, err
+		}
+		if treeEntries, err = layer.DirEntries(root, o.Owner, layerMTime, nil); err != nil {
+			return nil, cleanup, fmt.Errorf("after extraCommands: %w", err)
+		}
+	}
+
+	paths, err := closurePaths(o)
+	if err != nil {
+		return nil, cleanup, err
+	}
+	var inBase []string
+	if base != nil {
+		inBase = base.StorePaths
+	}
+	var storeEntries []layer.Entry
+	for _, p := range paths {
+		if _, found := slices.BinarySearch(inBase, p.Path); found {
+			continue
+		}
+		if storeEntries == nil {
+			storeEntries = storeDirs(o.Owner)
+		}
+		es, err := layer.PathEntries(p.Path, strings.TrimPrefix(p.Path, "/"), o.Owner, layerMTime)
+		if err != nil {
+			return nil, cleanup, err
+		}
+		storeEntries = append(storeEntries, es...)
+	}
+
+	var dbEntries []layer.Entry
+	if o.IncludeNixDB {
+		var done func()
+		dbEntries, done, err = nixdb.LayerEntries(o.WorkDir, paths, o.CopyToRoot, o.Owner, layerMTime)
+		cleanups = append(cleanups, done)
+		if err != nil {
+			return nil, cleanup, err
+		}
+	}
+	return layer.Merge(treeEntries, storeEntries, dbEntries), cleanup, nil
+}
+
+// storeDirs are /nix and /nix/store, which Docker tooling expects before
+// store paths, with the modes Nix gives them.
+func storeDirs(o layer.Owner) []layer.Entry {
+	var out []layer.Entry
+	for _, n := range []string{"nix/", "nix/store/"} {
+		out = append(out, layer.Entry{Header: layer.Header{Name: n, Typeflag: layer.TypeDir, Mode: 0o755,
+			UID: o.UID, GID: o.GID, Uname: o.Uname, Gname: o.Gname, MTime: layerMTime}})
+	}
+	return out
+}
+
+// closurePaths is the closure of copyToRoot, without the file that
+// carried it, sorted by path.
+func closurePaths(o *Options) ([]closure.Path, error) {
+	if len(o.CopyToRoot) == 0 {
+		return nil, nil
+	}
+	all, err := closure.Parse(o.Closure)
+	if err != nil {
+		return nil, fmt.Errorf("attribute \"closure\": %w", err)
+	}
+	var out []closure.Path
+	found := false
+	for _, p := range all {
+		if p.Path == o.ClosureRoot {
+			found = true
+			continue
+		}
+		out = append(out, p)
+	}
+	if !found {
+		return nil, fmt.Errorf("attribute \"closure\" does not hold closureRoot %s", o.ClosureRoot)
+	}
+	slices.SortFunc(out, func(a, b closure.Path) int { return strings.Compare(a.Path, b.Path) })
+	return out, nil
+}

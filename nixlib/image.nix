@@ -1,0 +1,98 @@
+# buildImage: one new layer on top of an optional base image.
+{ lib, defaultArchitecture }:
+let
+  inherit (lib) mkDerivation makeOverridable toList toLower baseName hashOf check toolsFor extensionOf optionalAttrs;
+
+  buildImage =
+    { name
+    , tag ? null
+    , fromImage ? null
+    , fromImageName ? null
+    , fromImageTag ? null
+    , copyToRoot ? null
+    , keepContentsDirlinks ? false
+    , runAsRoot ? null
+    , diskSize ? 1024
+    , buildVMMemorySize ? 512
+    , extraCommands ? ""
+    , config ? null
+    , architecture ? defaultArchitecture
+    , created ? "1970-01-01T00:00:01Z"
+    , uid ? 0
+    , gid ? 0
+    , contents ? null
+    , compressor ? "gz"
+    , includeNixDB ? false
+    , meta ? { }
+    }@args:
+    let
+      fname = "buildImage";
+      ext = extensionOf fname compressor;
+      isInt = builtins.isInt;
+      checks = [
+        (check fname (contents == null || copyToRoot == null) "`contents` and `copyToRoot` are both set; `contents` is the deprecated name of `copyToRoot`: keep only `copyToRoot`")
+        (check fname (runAsRoot == null) "runAsRoot is not supported by this version of nixlib yet (use extraCommands, or buildLayeredImage with fakeRootCommands once available)")
+        (check fname (config == null || builtins.isAttrs config) "config must be an attribute set or null")
+        (check fname (builtins.isBool keepContentsDirlinks) "keepContentsDirlinks must be true or false")
+        (check fname (builtins.isBool includeNixDB) "includeNixDB must be true or false")
+        (check fname (isInt uid && uid >= 0 && isInt gid && gid >= 0) "uid and gid must be non-negative numbers, got ${builtins.toJSON uid} and ${builtins.toJSON gid}")
+        (check fname (isInt diskSize && diskSize > 0) "diskSize must be a positive number of megabytes, got ${builtins.toJSON diskSize}")
+        (check fname (isInt buildVMMemorySize && buildVMMemorySize > 0) "buildVMMemorySize must be a positive number of megabytes, got ${builtins.toJSON buildVMMemorySize}")
+        (check fname (fromImageName == null || builtins.isString fromImageName) "fromImageName must be a string or null")
+        (check fname (fromImageTag == null || builtins.isString fromImageTag) "fromImageTag must be a string or null")
+      ];
+      rootContents =
+        if contents != null then
+          builtins.trace "warning: dockerTools.buildImage (${name}): `contents` is deprecated; use `copyToRoot` (for example `copyToRoot = buildEnv { name = \"image-root\"; paths = [ ... ]; pathsToLink = [ \"/bin\" ]; }`)" contents
+        else copyToRoot;
+      contentsList = map toString (toList rootContents);
+      tools = toolsFor fname "extraCommands" extraCommands;
+
+      # Its references are copyToRoot: exporting its graph gives their
+      # closure, also for items that are paths inside a store path.
+      roots = mkDerivation {
+        name = "${baseName name}-roots.json";
+        command = "write-file";
+        text = builtins.toJSON contentsList;
+        preferLocalBuild = true;
+        allowSubstitutes = false;
+      };
+
+      # What the new layer depends on.
+      layerAttrs = {
+        copyToRoot = contentsList;
+        inherit keepContentsDirlinks extraCommands uid gid includeNixDB;
+        fromImage = if fromImage == null then null else "${fromImage}";
+        fromImageName = if fromImageName != null && fromImageTag != null then fromImageName else null;
+        fromImageTag = if fromImageName != null && fromImageTag != null then fromImageTag else null;
+        scriptTools = tools;
+        imageName = toLower name;
+      } // optionalAttrs (contentsList != [ ]) {
+        closureRoot = "${roots}";
+        exportReferencesGraph.closure = [ roots ];
+      };
+
+      layer = mkDerivation (layerAttrs // {
+        name = "docker-layer-${baseName name}";
+        command = "build-image-layer";
+      });
+
+      result = mkDerivation (layerAttrs // {
+        name = "docker-image-${baseName name}.tar${ext}";
+        command = "build-image";
+        # Empty: the builder uses the hash part of $out, as nixpkgs does.
+        imageTag = if tag == null then "" else tag;
+        inherit config architecture created compressor;
+      });
+
+      imageTag = if tag != null then tag else hashOf result;
+    in
+    builtins.seq (builtins.deepSeq checks null) (result // {
+      passthru = { buildArgs = args; inherit layer imageTag; };
+      buildArgs = args;
+      inherit layer imageTag meta;
+    });
+in
+{
+  buildImage = makeOverridable buildImage;
+}
