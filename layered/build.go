@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/nix-dockertools/dockertools/closure"
 	"github.com/nix-dockertools/dockertools/layer"
 	"github.com/nix-dockertools/dockertools/nixattrs"
+	"github.com/nix-dockertools/dockertools/nixdb"
+	"github.com/nix-dockertools/dockertools/outfile"
 	"github.com/nix-dockertools/dockertools/shell"
 )
 
@@ -32,6 +35,7 @@ type Options struct {
 	Owner             layer.Owner
 	MaxLayers         int
 	IncludeStorePaths bool
+	IncludeNixDB      bool // register the closure in /nix/var/nix/db
 	ExtraCommands     string
 	ScriptTools       []string
 	Closure           []byte // exportReferencesGraph of ClosureRoot
@@ -92,10 +96,11 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 	if s, err := a.String("fakeRootCommands", ""); err != nil || strings.TrimSpace(s) != "" {
 		return nil, unsupported("fakeRootCommands", err)
 	}
-	for _, name := range []string{"enableFakechroot", "includeNixDB"} {
-		if b, err := a.Bool(name, false); err != nil || b {
-			return nil, unsupported(name, err)
-		}
+	if b, err := a.Bool("enableFakechroot", false); err != nil || b {
+		return nil, unsupported("enableFakechroot", err)
+	}
+	if o.IncludeNixDB, err = a.Bool("includeNixDB", false); err != nil {
+		return nil, err
 	}
 	return o, o.check()
 }
@@ -119,8 +124,8 @@ func (o *Options) check() error {
 		return fmt.Errorf(`attribute "maxLayers": expected a number greater than 1, got %d`, o.MaxLayers)
 	case o.Owner.UID < 0 || o.Owner.GID < 0:
 		return fmt.Errorf(`attributes "uid"/"gid": expected non-negative numbers, got %d/%d`, o.Owner.UID, o.Owner.GID)
-	case o.IncludeStorePaths && (len(o.Closure) == 0 || o.ClosureRoot == ""):
-		return errors.New(`attributes "closure" and "closureRoot" are required when includeStorePaths is true`)
+	case (o.IncludeStorePaths || o.IncludeNixDB) && (len(o.Closure) == 0 || o.ClosureRoot == ""):
+		return errors.New(`attributes "closure" and "closureRoot" are required when includeStorePaths or includeNixDB is true`)
 	}
 	for _, c := range o.Contents {
 		if !strings.HasPrefix(c, "/") {
@@ -179,7 +184,7 @@ func Build(o *Options, out string) error {
 		return err
 	}
 	defer os.Remove(customTar)
-	return writeAtomically(out, 0o555, func(w io.Writer) error {
+	return outfile.Write(out, 0o555, func(w io.Writer) error {
 		f, err := os.Open(customTar)
 		if err != nil {
 			return err
@@ -340,6 +345,19 @@ func customisationLayer(o *Options, conf *Conf) (string, error) {
 			return "", fmt.Errorf("customisation layer: %w", err)
 		}
 	}
+	if o.IncludeNixDB {
+		paths, err := closure.Parse(o.Closure)
+		if err != nil {
+			return "", fmt.Errorf("attribute \"closure\": %w", err)
+		}
+		paths = slices.DeleteFunc(paths, func(p closure.Path) bool { return p.Path == o.ClosureRoot })
+		db, done, err := nixdb.LayerEntries(o.WorkDir, paths, o.Contents, owner, conf.MTime)
+		defer done()
+		if err != nil {
+			return "", err
+		}
+		entries = layer.Merge(entries, db)
+	}
 	f, err := os.CreateTemp(o.WorkDir, "customisation-*.tar")
 	if err != nil {
 		return "", err
@@ -354,33 +372,4 @@ func customisationLayer(o *Options, conf *Conf) (string, error) {
 	}
 	conf.Customisation.DiffID, conf.Customisation.Size = digest, n
 	return f.Name(), nil
-}
-
-// writeAtomically creates path only once its whole content is written, so a
-// failed build never leaves a half-written output.
-func writeAtomically(path string, mode os.FileMode, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := newBufferedWriter(tmp)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -33,7 +33,7 @@ let
         (check fname (builtins.isInt maxLayers && maxLayers > 1) "maxLayers must be a number greater than 1, got ${builtins.toJSON maxLayers}")
         (check fname (builtins.match "[[:space:]]*" fakeRootCommands != null) "fakeRootCommands is not supported by this version of nixlib yet")
         (check fname (!enableFakechroot) "enableFakechroot is not supported by this version of nixlib yet")
-        (check fname (!includeNixDB) "includeNixDB is not supported by this version of nixlib yet")
+        (check fname (builtins.isBool includeNixDB) "includeNixDB must be true or false")
         (check fname (config == null || builtins.isAttrs config) "config must be an attribute set or null")
       ];
 
@@ -45,7 +45,7 @@ let
         command = "write-file";
         text = builtins.toJSON {
           contents = map toString contentsList;
-          inherit config architecture created mtime uid gid uname gname maxLayers includeStorePaths;
+          inherit config architecture created mtime uid gid uname gname maxLayers includeStorePaths includeNixDB;
           name = toLower name;
           extraCommands = hashString extraCommands;
           fromImage = if fromImage == null then null else hashString fromImage;
@@ -61,12 +61,12 @@ let
         command = "build-stream";
         imageName = toLower name;
         inherit imageTag config architecture created mtime uid gid uname gname maxLayers
-          includeStorePaths extraCommands;
+          includeStorePaths extraCommands includeNixDB;
         fromImage = if fromImage == null then null else "${fromImage}";
         contents = map toString contentsList;
         scriptTools = tools;
         closureRoot = "${roots}";
-      } // lib.optionalAttrs includeStorePaths {
+      } // lib.optionalAttrs (includeStorePaths || includeNixDB) {
         exportReferencesGraph.closure = [ roots ];
       });
     in
