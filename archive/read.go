@@ -153,6 +153,9 @@ func OpenBase(p, name, tag string) (*Base, error) {
 		if err != nil {
 			return fail(fmt.Errorf("not a docker-archive (a tar with manifest.json): %w", err))
 		}
+		if path.Clean(strings.TrimPrefix(h.Name, "./")) == "." {
+			continue // the archive's own root, as `tar -C dir .` writes it
+		}
 		n, err := cleanMember(h.Name)
 		if err != nil {
 			return fail(err)

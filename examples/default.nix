@@ -14,6 +14,8 @@ let
     if dockerTools != null then dockerTools
     else import ../nixlib ({ inherit builder pkgs system; } // (if pkgs == null then { scriptTools = [ fixtures.busybox ]; } else { }));
   hello = if pkgs != null then pkgs.hello else fixtures.hello;
+  redis = if pkgs != null then pkgs.redis else fixtures.redis;
+  buildEnv = if pkgs != null then pkgs.buildEnv else fixtures.buildEnv;
   getExe = p: "${p}/bin/hello";
 in
 {
@@ -49,5 +51,54 @@ in
     name = "hello-configclosure";
     tag = "latest";
     config.Cmd = [ (getExe hello) ];
+  };
+
+  # ex-dockerTools-buildImage (runAsRoot's `mkdir -p /data` left out until
+  # runAsRoot is supported: Docker creates the WorkingDir anyway).
+  redis = dt.buildImage {
+    name = "redis";
+    tag = "latest";
+    copyToRoot = buildEnv {
+      name = "image-root";
+      paths = [ redis ];
+      pathsToLink = [ "/bin" ];
+    };
+    config = {
+      Cmd = [ "/bin/redis-server" ];
+      WorkingDir = "/data";
+      Volumes = { "/data" = { }; };
+    };
+  };
+
+  # ex-dockerTools-buildImage-extraCommands
+  hello-extra-commands = dt.buildImage {
+    name = "hello";
+    tag = "latest";
+    copyToRoot = buildEnv {
+      name = "image-root";
+      paths = [ hello ];
+      pathsToLink = [ "/bin" ];
+    };
+    extraCommands = ''
+      mkdir -p data
+      echo "some content" > my-file
+    '';
+    config = {
+      Cmd = [ "/bin/hello" ];
+      WorkingDir = "/data";
+    };
+  };
+
+  # ex-dockerTools-buildImage-creatednow
+  hello-created-now = dt.buildImage {
+    name = "hello";
+    tag = "latest";
+    created = "now";
+    copyToRoot = buildEnv {
+      name = "image-root";
+      paths = [ hello ];
+      pathsToLink = [ "/bin" ];
+    };
+    config.Cmd = [ "/bin/hello" ];
   };
 }

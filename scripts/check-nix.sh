@@ -18,10 +18,10 @@ check() { # NAME EXPECTED-REGEX OUTPUT
 
 check "flake packages.$sys.hello-image" '^/nix/store/.*-hello\.tar\.gz\.drv$' "$(ev --raw ".#packages.$sys.hello-image.drvPath")"
 check "flake packages.$sys.dockertools" '^/nix/store/.*-dockertools-.*\.drv$' "$(ev --raw ".#packages.$sys.dockertools.drvPath")"
-check "flake dockerTools.$sys" 'buildLayeredImage.*streamLayeredImage' "$(ev ".#dockerTools.$sys" --apply builtins.attrNames)"
+check "flake dockerTools.$sys" 'buildImage.*buildLayeredImage.*streamLayeredImage' "$(ev ".#dockerTools.$sys" --apply builtins.attrNames)"
 check "flake lib.dockerToolsFor" 'true' "$(ev .#lib --apply 'l: builtins.isFunction l.dockerToolsFor')"
 check "flake checks.$sys" 'dockertools.*hello-image' "$(ev ".#checks.$sys" --apply builtins.attrNames)"
-check "flake overlay" 'buildLayeredImage.*streamLayeredImage' "$(nix eval --impure --expr "
+check "flake overlay" 'buildImage.*buildLayeredImage.*streamLayeredImage' "$(nix eval --impure --expr "
   let f = builtins.getFlake \"git+file://$repo\"; s = builtins.getFlake \"$stub\";
       final = s.legacyPackages.$sys // { dockerTools = null; };
   in builtins.attrNames (f.overlays.default final final).dockerTools" 2>&1 | grep -v '^warning:')"

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -89,7 +90,7 @@ events_logger = "file"
 	h.podman = []string{"podman", "--root", filepath.Join(h.tmp, "podman", "root"),
 		"--runroot", filepath.Join(h.tmp, "podman", "run"), "--storage-driver", "vfs"}
 	h.images = map[string]string{}
-	return buildFixtures(allFixtures...)
+	return buildFixtures(append(slices.Clip(allFixtures), buildImageFixtures...)...)
 }
 
 func teardown() {
