@@ -35,24 +35,27 @@ func build(t *testing.T, run func([]string) error, attrs string) (out string, er
 	return out, err
 }
 
+// attrsWith is good as JSON with k set to v (removed when v is nil).
+func attrsWith(good map[string]any, k string, v any) string {
+	m := map[string]any{}
+	for k, v := range good {
+		m[k] = v
+	}
+	if v == nil {
+		delete(m, k)
+	} else {
+		m[k] = v
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
 func TestBuildStreamBadInput(t *testing.T) {
 	good := map[string]any{
 		"outputs": map[string]string{"out": "$out"}, "builder": "/nix/store/x-dockertools",
 		"imageName": "x", "imageTag": "latest", "includeStorePaths": false,
 	}
-	with := func(k string, v any) string {
-		m := map[string]any{}
-		for k, v := range good {
-			m[k] = v
-		}
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-		b, _ := json.Marshal(m)
-		return string(b)
-	}
+	with := func(k string, v any) string { return attrsWith(good, k, v) }
 	tests := []struct {
 		name, attrs, want string
 	}{
@@ -128,5 +131,43 @@ func TestUnsupportedWrongType(t *testing.T) {
 		"includeStorePaths":false,"fakeRootCommands":5}`)
 	if err == nil || !strings.Contains(err.Error(), `attribute "fakeRootCommands": expected a string`) {
 		t.Fatalf("error = %v", err)
+	}
+}
+
+func TestBuildImageBadInput(t *testing.T) {
+	good := map[string]any{"outputs": map[string]string{"out": "$out"}, "imageName": "x", "imageTag": "latest"}
+	with := func(k string, v any) string { return attrsWith(good, k, v) }
+	for _, tt := range []struct{ name, attrs, want string }{
+		{"no image name", with("imageName", nil), `"imageName"`},
+		{"copyToRoot not paths", with("copyToRoot", []string{"hello"}), `attribute "copyToRoot": "hello" is not an absolute path`},
+		{"copyToRoot without its closure", with("copyToRoot", []string{"/nix/store/00000000000000000000000000000000-x"}), `"closure" and "closureRoot" are required`},
+		{"keepContentsDirlinks not a boolean", with("keepContentsDirlinks", "yes"), `attribute "keepContentsDirlinks": expected true or false`},
+		{"uid negative", with("uid", -1), `expected non-negative numbers`},
+		{"bad created", with("created", "tomorrow"), `attribute "created"`},
+		{"unknown compressor", with("compressor", "lz4"), `expected one of none, gz, zstd`},
+		{"runAsRoot", with("runAsRoot", "mkdir /data"), `"runAsRoot" is not supported`},
+		{"fromImage missing", with("fromImage", "/nonexistent/base.tar"), "fromImage /nonexistent/base.tar"},
+		{"config not a set", with("config", "x"), `attribute "config": expected an attribute set`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, run := range []func([]string) error{buildImage, buildImageLayer} {
+				_, err := build(t, run, tt.attrs)
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error = %v, want one containing %q", err, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// With nothing to add, buildImage still writes a loadable one-layer image.
+func TestBuildImageEmpty(t *testing.T) {
+	out, err := build(t, buildImage, `{"outputs":{"out":"$out"},"imageName":"Empty","compressor":"none"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !strings.Contains(string(b), `"RepoTags":["empty:out"]`) {
+		t.Fatalf("image: %v, manifest not found with the lower-cased name and the tag from $out's name", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/nix-dockertools/dockertools/archive"
 	"github.com/nix-dockertools/dockertools/compress"
 	"github.com/nix-dockertools/dockertools/layer"
 	"github.com/nix-dockertools/dockertools/nixattrs"
@@ -102,19 +103,23 @@ func (o *Options) check() error {
 		return errors.New(`attribute "imageName" must be a non-empty string`)
 	case o.Owner.UID < 0 || o.Owner.GID < 0:
 		return fmt.Errorf(`attributes "uid"/"gid": expected non-negative numbers, got %d/%d`, o.Owner.UID, o.Owner.GID)
-	case len(o.CopyToRoot) > 0 && (len(o.Closure) == 0 || o.ClosureRoot == ""):
+	}
+	for _, c := range o.CopyToRoot {
+		if !strings.HasPrefix(c, "/") {
+			return fmt.Errorf("attribute \"copyToRoot\": %q is not an absolute path (expected store paths)", c)
+		}
+	}
+	if len(o.CopyToRoot) > 0 && (len(o.Closure) == 0 || o.ClosureRoot == "") {
 		return errors.New(`attributes "closure" and "closureRoot" are required when copyToRoot is not empty`)
+	}
+	if _, err := archive.ContainerConfig(o.Config, nil); err != nil {
+		return err
 	}
 	if o.Owner.UID == 0 {
 		o.Owner.Uname = "root"
 	}
 	if o.Owner.GID == 0 {
 		o.Owner.Gname = "root"
-	}
-	for _, c := range o.CopyToRoot {
-		if !strings.HasPrefix(c, "/") {
-			return fmt.Errorf("attribute \"copyToRoot\": %q is not an absolute path (expected store paths)", c)
-		}
 	}
 	if _, err := compress.Extension(o.Compressor); err != nil {
 		return err

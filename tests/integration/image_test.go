@@ -17,7 +17,7 @@ var buildImageFixtures = []string{
 	"redis", "hello-extra-commands", "hello-created-now", "image-on-base", "image-on-base-none",
 	"image-on-base.layer", "image-config-only", "dirlinks", "dirlinks-keep", "owned", "redis-zstd",
 	"redis-none", "image-tagless", "image-arm64", "image-contents", "nixdb-image", "nixdb-layered",
-	"nixdb-stream",
+	"nixdb-stream", "helpers-shape",
 }
 
 func storePath(t *testing.T, expr string) string {
@@ -107,6 +107,11 @@ func TestImageConfigOnly(t *testing.T) {
 func TestKeepContentsDirlinks(t *testing.T) {
 	runBoth(t, image(t, "dirlinks"), "/bin:dir\n/lib:dir\n/bin/hello /bin/sh\n"+greeting)
 	runBoth(t, image(t, "dirlinks-keep"), "/bin:dir\n/lib:link\n/bin/hello /bin/sh\n"+greeting)
+}
+
+// Several small trees (the environment helpers' shape) merge at /.
+func TestImageHelperTrees(t *testing.T) {
+	runBoth(t, image(t, "helpers-shape"), "CERT CERT root:x:0:0:root user:/var/empty:/bin/sh")
 }
 
 func TestImageOwner(t *testing.T) {
