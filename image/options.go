@@ -38,52 +38,25 @@ type Options struct {
 
 // OptionsFromAttrs reads and checks the attributes of a buildImage derivation.
 func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
-	o := &Options{}
-	var err error
-	str := func(name, def string) string {
-		if err != nil {
-			return ""
-		}
-		var s string
-		s, err = a.String(name, def)
-		return s
+	g := a.Getter()
+	o := &Options{
+		ImageName:            strings.ToLower(g.String("imageName", "")),
+		ImageTag:             g.String("imageTag", ""),
+		FromImage:            g.String("fromImage", ""),
+		FromImageName:        g.String("fromImageName", ""),
+		FromImageTag:         g.String("fromImageTag", ""),
+		ExtraCommands:        g.String("extraCommands", ""),
+		Architecture:         g.String("architecture", runtime.GOARCH),
+		Created:              g.String("created", "1970-01-01T00:00:01Z"),
+		Compressor:           g.String("compressor", "gz"),
+		ClosureRoot:          g.String("closureRoot", ""),
+		Owner:                layer.Owner{UID: int(g.Int("uid", 0)), GID: int(g.Int("gid", 0))},
+		KeepContentsDirlinks: g.Bool("keepContentsDirlinks", false),
+		IncludeNixDB:         g.Bool("includeNixDB", false),
+		CopyToRoot:           g.Strings("copyToRoot"),
+		ScriptTools:          g.Strings("scriptTools"),
 	}
-	num := func(name string) int {
-		if err != nil {
-			return 0
-		}
-		var n int64
-		n, err = a.Int(name, 0)
-		return int(n)
-	}
-	boolean := func(name string) bool {
-		if err != nil {
-			return false
-		}
-		var b bool
-		b, err = a.Bool(name, false)
-		return b
-	}
-	o.ImageName = strings.ToLower(str("imageName", ""))
-	o.ImageTag = str("imageTag", "")
-	o.FromImage = str("fromImage", "")
-	o.FromImageName = str("fromImageName", "")
-	o.FromImageTag = str("fromImageTag", "")
-	o.ExtraCommands = str("extraCommands", "")
-	o.Architecture = str("architecture", runtime.GOARCH)
-	o.Created = str("created", "1970-01-01T00:00:01Z")
-	o.Compressor = str("compressor", "gz")
-	o.ClosureRoot = str("closureRoot", "")
-	o.Owner.UID, o.Owner.GID = num("uid"), num("gid")
-	o.KeepContentsDirlinks = boolean("keepContentsDirlinks")
-	o.IncludeNixDB = boolean("includeNixDB")
-	if err != nil {
-		return nil, err
-	}
-	if o.CopyToRoot, err = a.Strings("copyToRoot"); err != nil {
-		return nil, err
-	}
-	if o.ScriptTools, err = a.Strings("scriptTools"); err != nil {
+	if err := g.Err(); err != nil {
 		return nil, err
 	}
 	o.Config = a.Raw("config")

@@ -228,21 +228,12 @@ func readNames(dir string) ([]string, error) {
 	return names, nil
 }
 
-func (n *rnode) sortedNames() []string {
-	names := make([]string, 0, len(n.children))
-	for name := range n.children {
-		names = append(names, name)
-	}
-	slices.SortFunc(names, layer.CompareNames)
-	return names
-}
-
 // entries lists the tree as the layer's entries, named relative to the root.
 func (t *rootTree) entries() []layer.Entry {
 	var out []layer.Entry
 	var walk func(n *rnode, prefix string)
 	walk = func(n *rnode, prefix string) {
-		for _, name := range n.sortedNames() {
+		for _, name := range layer.SortedNames(n.children) {
 			c := n.children[name]
 			e := c.entry
 			e.Name = prefix + name
@@ -266,7 +257,7 @@ func (t *rootTree) entries() []layer.Entry {
 func (t *rootTree) write(dir string) error {
 	var walk func(n *rnode, dir string) error
 	walk = func(n *rnode, dir string) error {
-		for _, name := range n.sortedNames() {
+		for _, name := range layer.SortedNames(n.children) {
 			c, p := n.children[name], filepath.Join(dir, name)
 			switch {
 			case c.isDir():

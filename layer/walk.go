@@ -276,6 +276,17 @@ func fallbackPerm(fi os.FileInfo) int64 {
 	return perm
 }
 
+// SortedNames returns a directory's names (the keys of m) in the order of
+// CompareNames, for callers that build trees in memory.
+func SortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, comparePyStr)
+	return names
+}
+
 // CompareNames orders sibling names as every layer here orders them
 // (pathlib's order), for callers that build entries without a directory on
 // disk.

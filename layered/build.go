@@ -45,48 +45,25 @@ type Options struct {
 
 // OptionsFromAttrs reads and checks the stream derivation's attributes.
 func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
-	o := &Options{}
-	var err error
-	str := func(name, def string) string {
-		if err != nil {
-			return ""
-		}
-		var s string
-		s, err = a.String(name, def)
-		return s
+	g := a.Getter()
+	o := &Options{
+		Builder:           g.String("builder", ""),
+		ImageName:         strings.ToLower(g.String("imageName", "")),
+		ImageTag:          g.String("imageTag", ""),
+		FromImage:         g.String("fromImage", ""),
+		Architecture:      g.String("architecture", runtime.GOARCH),
+		Created:           g.String("created", "1970-01-01T00:00:01Z"),
+		MTime:             g.String("mtime", "1970-01-01T00:00:01Z"),
+		Owner:             layer.Owner{UID: int(g.Int("uid", 0)), GID: int(g.Int("gid", 0)), Uname: g.String("uname", "root"), Gname: g.String("gname", "root")},
+		MaxLayers:         int(g.Int("maxLayers", 100)),
+		ExtraCommands:     g.String("extraCommands", ""),
+		ClosureRoot:       g.String("closureRoot", ""),
+		IncludeStorePaths: g.Bool("includeStorePaths", true),
+		IncludeNixDB:      g.Bool("includeNixDB", false),
+		Contents:          g.Strings("contents"),
+		ScriptTools:       g.Strings("scriptTools"),
 	}
-	num := func(name string, def int64) int64 {
-		if err != nil {
-			return 0
-		}
-		var n int64
-		n, err = a.Int(name, def)
-		return n
-	}
-	o.Builder = str("builder", "")
-	o.ImageName = strings.ToLower(str("imageName", ""))
-	o.ImageTag = str("imageTag", "")
-	o.FromImage = str("fromImage", "")
-	o.Architecture = str("architecture", runtime.GOARCH)
-	o.Created = str("created", "1970-01-01T00:00:01Z")
-	o.MTime = str("mtime", "1970-01-01T00:00:01Z")
-	o.Owner.UID = int(num("uid", 0))
-	o.Owner.GID = int(num("gid", 0))
-	o.Owner.Uname = str("uname", "root")
-	o.Owner.Gname = str("gname", "root")
-	o.MaxLayers = int(num("maxLayers", 100))
-	o.ExtraCommands = str("extraCommands", "")
-	o.ClosureRoot = str("closureRoot", "")
-	if err != nil {
-		return nil, err
-	}
-	if o.IncludeStorePaths, err = a.Bool("includeStorePaths", true); err != nil {
-		return nil, err
-	}
-	if o.Contents, err = a.Strings("contents"); err != nil {
-		return nil, err
-	}
-	if o.ScriptTools, err = a.Strings("scriptTools"); err != nil {
+	if err := g.Err(); err != nil {
 		return nil, err
 	}
 	o.Config = a.Raw("config")
@@ -98,9 +75,6 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 	}
 	if b, err := a.Bool("enableFakechroot", false); err != nil || b {
 		return nil, unsupported("enableFakechroot", err)
-	}
-	if o.IncludeNixDB, err = a.Bool("includeNixDB", false); err != nil {
-		return nil, err
 	}
 	return o, o.check()
 }

@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/nix-dockertools/dockertools/layer"
@@ -86,22 +85,13 @@ func (n *node) merge(src string) error {
 	return nil
 }
 
-func (n *node) sortedNames() []string {
-	names := make([]string, 0, len(n.children))
-	for name := range n.children {
-		names = append(names, name)
-	}
-	slices.SortFunc(names, layer.CompareNames)
-	return names
-}
-
 // entries lists the tree as layer.DirEntries would list it written to disk
 // (directories 0755 as created under Nix's umask, links 0777).
 func (n *node) entries(o layer.Owner, mtime int64) []layer.Entry {
 	var out []layer.Entry
 	var walk func(n *node, prefix string)
 	walk = func(n *node, prefix string) {
-		for _, name := range n.sortedNames() {
+		for _, name := range layer.SortedNames(n.children) {
 			c := n.children[name]
 			h := layer.Header{Name: prefix + name, UID: o.UID, GID: o.GID, Uname: o.Uname, Gname: o.Gname, MTime: mtime}
 			if c.children == nil {
@@ -120,7 +110,7 @@ func (n *node) entries(o layer.Owner, mtime int64) []layer.Entry {
 
 // write creates the tree under dir, for scripts that run in it.
 func (n *node) write(dir string) error {
-	for _, name := range n.sortedNames() {
+	for _, name := range layer.SortedNames(n.children) {
 		c, p := n.children[name], filepath.Join(dir, name)
 		if c.children == nil {
 			if err := os.Symlink(c.link, p); err != nil {

@@ -182,3 +182,49 @@ func (a *Attrs) Output(name string) (string, error) {
 	}
 	return p, nil
 }
+
+// Getter reads many attributes in a row and keeps the first error, so a
+// builder lists its options once instead of checking after each.
+type Getter struct {
+	a   *Attrs
+	err error
+}
+
+// Getter starts reading attributes from a.
+func (a *Attrs) Getter() *Getter { return &Getter{a: a} }
+
+// Err is the first error met, if any.
+func (g *Getter) Err() error { return g.err }
+
+func keep[T any](g *Getter, v T, err error) T {
+	if g.err != nil {
+		var zero T
+		return zero
+	}
+	g.err = err
+	return v
+}
+
+// String is Attrs.String.
+func (g *Getter) String(name, def string) string {
+	v, err := g.a.String(name, def)
+	return keep(g, v, err)
+}
+
+// Int is Attrs.Int.
+func (g *Getter) Int(name string, def int64) int64 {
+	v, err := g.a.Int(name, def)
+	return keep(g, v, err)
+}
+
+// Bool is Attrs.Bool.
+func (g *Getter) Bool(name string, def bool) bool {
+	v, err := g.a.Bool(name, def)
+	return keep(g, v, err)
+}
+
+// Strings is Attrs.Strings.
+func (g *Getter) Strings(name string) []string {
+	v, err := g.a.Strings(name)
+	return keep(g, v, err)
+}

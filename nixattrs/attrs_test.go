@@ -120,3 +120,22 @@ func TestParseTime(t *testing.T) {
 		})
 	}
 }
+
+func TestGetterKeepsFirstError(t *testing.T) {
+	a, err := Parse([]byte(`{"n": "x", "b": 3, "s": "ok"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := a.Getter()
+	if s := g.String("s", ""); s != "ok" || g.Err() != nil {
+		t.Fatalf("String = %q, %v", s, g.Err())
+	}
+	g.Int("n", 0)
+	g.Bool("b", false)
+	if err := g.Err(); err == nil || !strings.Contains(err.Error(), `attribute "n"`) {
+		t.Fatalf("Err = %v, want the first error (n)", err)
+	}
+	if s := g.String("s", ""); s != "" {
+		t.Fatalf("after an error, values are zero; got %q", s)
+	}
+}

@@ -44,16 +44,20 @@ func TestBuildErrors(t *testing.T) {
 		{"extraCommands fails", `dockerTools.streamLayeredImage { name = "x"; extraCommands = "echo going wrong >&2; exit 3"; }`, "extraCommands failed with exit status 3"},
 		{"maxLayers below the base", `dockerTools.streamLayeredImage { name = "x"; fromImage = images.on-base; maxLayers = 5; contents = [ pkgs.hello ]; }`, `"maxLayers" (5) leaves no layer for store paths`},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			expr := fixturesExpr(tc.expr)
-			out := strings.Trim(nixEval(t, fixturesExpr("("+tc.expr+").outPath")), `"`)
-			r := execute(nil, "nix-build", "--no-out-link", "--arg", "builder", h.builder, "-E", expr)
-			if r.err == nil || !strings.Contains(r.stderr, tc.want) {
-				t.Fatalf("nix-build: %v, stderr:\n%s\nwant it to contain %q", r.err, tail(r.stderr, 20), tc.want)
-			}
-			if _, err := os.Lstat(out); err == nil {
-				t.Errorf("failed build left %s", out)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { expectBuildError(t, tc.expr, tc.want) })
+	}
+}
+
+// expectBuildError builds expr (over the fixtures) and checks that the build
+// fails saying want, and leaves no output in the store.
+func expectBuildError(t *testing.T, expr, want string) {
+	t.Helper()
+	out := strings.Trim(nixEval(t, fixturesExpr("("+expr+").outPath")), `"`)
+	r := execute(nil, "nix-build", "--no-out-link", "--arg", "builder", h.builder, "-E", fixturesExpr(expr))
+	if r.err == nil || !strings.Contains(r.stderr, want) {
+		t.Fatalf("nix-build: %v, stderr:\n%s\nwant it to contain %q", r.err, tail(r.stderr, 20), want)
+	}
+	if _, err := os.Lstat(out); err == nil {
+		t.Errorf("failed build left %s", out)
 	}
 }
