@@ -73,6 +73,7 @@ type Base struct {
 	Path        string          `json:"path"`
 	Compression Compression     `json:"compression"` // of the whole archive
 	RepoTag     string          `json:"repoTag"`
+	RepoTags    []string        `json:"-"` // all the image's tags in its archive
 	Layers      []BaseLayer     `json:"layers"`
 	Config      json.RawMessage `json:"-"`
 	Env         []string        `json:"env"`
@@ -136,111 +137,159 @@ func OpenBase(p, name, tag string) (*Base, error) {
 	fail := func(err error) (*Base, error) {
 		return nil, fmt.Errorf("fromImage %s: %w", p, err)
 	}
-	rc, comp, err := openArchive(p)
+	x, err := readIndex(p)
 	if err != nil {
 		return fail(err)
 	}
+	entry, repoTag, err := pick(x.manifest, name, tag)
+	if err != nil {
+		return fail(err)
+	}
+	b, err := x.base(entry, repoTag)
+	if err != nil {
+		return fail(err)
+	}
+	return b, nil
+}
+
+// OpenAll reads every image of the docker-archive at p, checked as
+// OpenBase checks one.
+func OpenAll(p string) ([]*Base, error) {
+	x, err := readIndex(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	var out []*Base
+	for _, e := range x.manifest {
+		tag := ""
+		if len(e.RepoTags) > 0 {
+			tag = e.RepoTags[0]
+		}
+		b, err := x.base(e, tag)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// index is where the members of a docker-archive are, with its JSON files.
+type index struct {
+	path     string
+	comp     Compression
+	members  map[string]member
+	small    map[string][]byte // JSON files, read on the way
+	manifest []ManifestEntry
+}
+
+func readIndex(p string) (*index, error) {
+	rc, comp, err := openArchive(p)
+	if err != nil {
+		return nil, err
+	}
 	defer rc.Close()
+	x := &index{path: p, comp: comp, members: map[string]member{}, small: map[string][]byte{}}
 	cr := &countingReader{r: rc}
 	tr := tar.NewReader(cr)
-	members := map[string]member{}
-	small := map[string][]byte{} // JSON files, read on the way
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fail(fmt.Errorf("not a docker-archive (a tar with manifest.json): %w", err))
+			return nil, fmt.Errorf("not a docker-archive (a tar with manifest.json): %w", err)
 		}
 		if path.Clean(strings.TrimPrefix(h.Name, "./")) == "." {
 			continue // the archive's own root, as `tar -C dir .` writes it
 		}
 		n, err := cleanMember(h.Name)
 		if err != nil {
-			return fail(err)
+			return nil, err
 		}
 		switch h.Typeflag {
 		case tar.TypeSymlink, tar.TypeLink:
-			members[n] = member{link: h.Linkname}
+			x.members[n] = member{link: h.Linkname}
 		case tar.TypeReg:
-			members[n] = member{offset: cr.n, size: h.Size}
+			x.members[n] = member{offset: cr.n, size: h.Size}
 			if strings.HasSuffix(n, ".json") && h.Size < 64<<20 {
 				b, err := io.ReadAll(tr)
 				if err != nil {
-					return fail(fmt.Errorf("reading %s: %w", n, err))
+					return nil, fmt.Errorf("reading %s: %w", n, err)
 				}
-				small[n] = b
+				x.small[n] = b
 			}
 		}
 	}
-	mj, ok := small["manifest.json"]
+	mj, ok := x.small["manifest.json"]
 	if !ok {
-		return fail(errors.New("not a docker-archive: it has no manifest.json"))
+		return nil, errors.New("not a docker-archive: it has no manifest.json")
 	}
-	var manifest []ManifestEntry
-	if err := json.Unmarshal(mj, &manifest); err != nil {
-		return fail(fmt.Errorf("reading manifest.json: %w", err))
+	if err := json.Unmarshal(mj, &x.manifest); err != nil {
+		return nil, fmt.Errorf("reading manifest.json: %w", err)
 	}
-	if len(manifest) == 0 {
-		return fail(errors.New("manifest.json lists no image"))
+	if len(x.manifest) == 0 {
+		return nil, errors.New("manifest.json lists no image")
 	}
-	entry, repoTag, err := pick(manifest, name, tag)
+	return x, nil
+}
+
+// resolve finds a member by name, following links between members.
+func (x *index) resolve(n string) (string, member, error) {
+	c, err := cleanMember(n)
 	if err != nil {
-		return fail(err)
+		return "", member{}, err
 	}
-	resolve := func(n string) (string, member, error) {
-		c, err := cleanMember(n)
-		if err != nil {
+	for i := 0; i < 8; i++ {
+		m, ok := x.members[c]
+		if !ok {
+			return "", member{}, fmt.Errorf("manifest.json names %s, which is not in the archive", n)
+		}
+		if m.link == "" {
+			return c, m, nil
+		}
+		target := m.link
+		if !strings.HasPrefix(target, "/") {
+			target = path.Join(path.Dir(c), target)
+		}
+		if c, err = cleanMember(target); err != nil {
 			return "", member{}, err
 		}
-		for i := 0; i < 8; i++ {
-			m, ok := members[c]
-			if !ok {
-				return "", member{}, fmt.Errorf("manifest.json names %s, which is not in the archive", n)
-			}
-			if m.link == "" {
-				return c, m, nil
-			}
-			target := m.link
-			if !strings.HasPrefix(target, "/") {
-				target = path.Join(path.Dir(c), target)
-			}
-			if c, err = cleanMember(target); err != nil {
-				return "", member{}, err
-			}
-		}
-		return "", member{}, fmt.Errorf("%s: too many links", n)
 	}
-	cfgName, _, err := resolve(entry.Config)
+	return "", member{}, fmt.Errorf("%s: too many links", n)
+}
+
+// base reads one image of the archive and checks its layers.
+func (x *index) base(entry ManifestEntry, repoTag string) (*Base, error) {
+	cfgName, _, err := x.resolve(entry.Config)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
-	cfgJSON, ok := small[cfgName]
+	cfgJSON, ok := x.small[cfgName]
 	if !ok {
-		return fail(fmt.Errorf("config %s is not a readable JSON file", entry.Config))
+		return nil, fmt.Errorf("config %s is not a readable JSON file", entry.Config)
 	}
 	var cfg Config
 	if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
-		return fail(fmt.Errorf("reading config %s: %w", entry.Config, err))
+		return nil, fmt.Errorf("reading config %s: %w", entry.Config, err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(entry.Layers) {
-		return fail(fmt.Errorf("config %s lists %d diff_ids for %d layers", entry.Config, len(cfg.RootFS.DiffIDs), len(entry.Layers)))
+		return nil, fmt.Errorf("config %s lists %d diff_ids for %d layers", entry.Config, len(cfg.RootFS.DiffIDs), len(entry.Layers))
 	}
 	env, err := Env(cfg.Config)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
-	b := &Base{Path: p, Compression: comp, RepoTag: repoTag, Config: cfgJSON, Env: env}
+	b := &Base{Path: x.path, Compression: x.comp, RepoTag: repoTag, RepoTags: entry.RepoTags, Config: cfgJSON, Env: env}
 	for i, l := range entry.Layers {
-		n, m, err := resolve(l)
+		n, m, err := x.resolve(l)
 		if err != nil {
-			return fail(err)
+			return nil, err
 		}
 		b.Layers = append(b.Layers, BaseLayer{Member: n, Offset: m.offset, Size: m.size, DiffID: cfg.RootFS.DiffIDs[i]})
 	}
 	if err := b.check(); err != nil {
-		return fail(err)
+		return nil, err
 	}
 	return b, nil
 }

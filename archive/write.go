@@ -15,6 +15,7 @@ type Writer struct {
 	tw      *tar.Writer
 	written map[string]bool
 	layers  []string
+	images  []ManifestEntry
 }
 
 // NewWriter starts a docker-archive on w.
@@ -70,12 +71,34 @@ func (w *Writer) AddFile(name string, data []byte) error {
 // Finish writes the config and manifest.json for one image and closes the
 // archive.
 func (w *Writer) Finish(config []byte, repoTag string) error {
-	digest := Digest(config)
-	cfgName := strings.TrimPrefix(digest, "sha256:") + ".json"
-	if err := w.AddFile(cfgName, config); err != nil {
+	if err := w.AddImage(config, []string{repoTag}); err != nil {
 		return err
 	}
-	m, err := json.Marshal([]ManifestEntry{{Config: cfgName, RepoTags: []string{repoTag}, Layers: w.layers}})
+	return w.Close()
+}
+
+// AddImage writes an image's config and lists the image, with the layers
+// added since the previous image, in manifest.json. An archive holds as
+// many images as are added; layers and configs they share are written once.
+func (w *Writer) AddImage(config []byte, repoTags []string) error {
+	cfgName := strings.TrimPrefix(Digest(config), "sha256:") + ".json"
+	if !w.written[cfgName] {
+		w.written[cfgName] = true
+		if err := w.AddFile(cfgName, config); err != nil {
+			return err
+		}
+	}
+	if repoTags == nil {
+		repoTags = []string{}
+	}
+	w.images = append(w.images, ManifestEntry{Config: cfgName, RepoTags: repoTags, Layers: w.layers})
+	w.layers = nil
+	return nil
+}
+
+// Close writes manifest.json and ends the archive.
+func (w *Writer) Close() error {
+	m, err := json.Marshal(w.images)
 	if err != nil {
 		return err
 	}

@@ -8,13 +8,16 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
+	"github.com/nix-dockertools/dockertools/archive"
 	"github.com/nix-dockertools/dockertools/compress"
 	"github.com/nix-dockertools/dockertools/image"
 	"github.com/nix-dockertools/dockertools/layered"
 	"github.com/nix-dockertools/dockertools/nixattrs"
+	"github.com/nix-dockertools/dockertools/outfile"
 )
 
 type command struct {
@@ -29,12 +32,13 @@ var commands = map[string]command{
 	"stream":            {"SCRIPT: write the image of a stream script to stdout (the scripts' shebang runs this)", stream},
 	"build-image":       {"(derivation builder) buildImage: write the compressed image to $out", buildImage},
 	"build-image-layer": {"(derivation builder) buildImage's passthru.layer: write $out/layer.tar", buildImageLayer},
+	"merge-images":      {"(derivation builder) mergeImages: write one archive of every image in `images`", mergeImages},
 }
 
 func usage() string {
 	var b strings.Builder
 	b.WriteString("usage: dockertools COMMAND [ARGS]\n")
-	for _, name := range []string{"stream", "build-stream", "build-layered", "build-image", "build-image-layer", "write-file"} {
+	for _, name := range []string{"stream", "build-stream", "build-layered", "build-image", "build-image-layer", "merge-images", "write-file"} {
 		fmt.Fprintf(&b, "  %-18s %s\n", name, commands[name].usage)
 	}
 	return b.String()
@@ -166,4 +170,19 @@ func buildImageLayer(_ []string) error {
 		return err
 	}
 	return image.BuildLayer(o, out)
+}
+
+func mergeImages(_ []string) error {
+	a, out, err := loadBuild()
+	if err != nil {
+		return err
+	}
+	images, err := a.Strings("images")
+	if err != nil {
+		return err
+	}
+	if len(images) == 0 {
+		return fmt.Errorf(`attribute "images": expected a non-empty list of images`)
+	}
+	return outfile.Write(out, 0o444, func(w io.Writer) error { return archive.Merge(w, images) })
 }

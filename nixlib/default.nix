@@ -22,8 +22,10 @@ let
     else lib.goarchOf system;
   layered = import ./layered.nix { inherit lib defaultArchitecture; };
   image = import ./image.nix { inherit lib defaultArchitecture; };
+  merge = import ./merge.nix { inherit lib; };
 in
 {
   inherit (layered) streamLayeredImage buildLayeredImage;
   inherit (image) buildImage;
+  inherit (merge) mergeImages;
 }

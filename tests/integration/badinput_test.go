@@ -15,6 +15,7 @@ func TestEvaluationErrors(t *testing.T) {
 		{"fakeRootCommands", `dockerTools.streamLayeredImage { name = "x"; fakeRootCommands = "chown 1 /x"; }`, "fakeRootCommands is not supported"},
 		{"enableFakechroot", `dockerTools.buildLayeredImage { name = "x"; enableFakechroot = true; }`, "enableFakechroot is not supported"},
 		{"includeNixDB not a boolean", `dockerTools.buildLayeredImage { name = "x"; includeNixDB = "yes"; }`, "includeNixDB must be true or false"},
+		{"mergeImages of nothing", `dockerTools.mergeImages [ ]`, "mergeImages: expects a non-empty list of images"},
 		{"buildImage: contents and copyToRoot", `dockerTools.buildImage { name = "x"; contents = pkgs.hello; copyToRoot = pkgs.hello; }`, "`contents` and `copyToRoot` are both set"},
 		{"buildImage: runAsRoot", `dockerTools.buildImage { name = "x"; runAsRoot = "mkdir /data"; }`, "runAsRoot is not supported by this version of nixlib yet"},
 		{"buildImage: compressor", `dockerTools.buildImage { name = "x"; compressor = "bz2"; }`, `dockerTools.buildImage: compressor must be one of none, gz, zstd; got "bz2"`},

@@ -17,7 +17,7 @@ var buildImageFixtures = []string{
 	"redis", "hello-extra-commands", "hello-created-now", "image-on-base", "image-on-base-none",
 	"image-on-base.layer", "image-config-only", "dirlinks", "dirlinks-keep", "owned", "redis-zstd",
 	"redis-none", "image-tagless", "image-arm64", "image-contents", "nixdb-image", "nixdb-layered",
-	"nixdb-stream", "helpers-shape",
+	"nixdb-stream", "helpers-shape", "merged",
 }
 
 func storePath(t *testing.T, expr string) string {
@@ -275,4 +275,30 @@ func TestForeignBase(t *testing.T) {
 		}
 		runBoth(t, build(t, fmt.Sprintf(`{ fromImage = %s; fromImageName = "base"; }`, two)), want)
 	})
+}
+
+// mergeImages: one docker load gives every tag, whatever each image's
+// compressor.
+func TestMergeImages(t *testing.T) {
+	img := image(t, "merged")
+	if !strings.HasSuffix(img, "-merge-docker-images") {
+		t.Errorf("output %s", img)
+	}
+	tagless := strings.Trim(nixEval(t, fixturesExpr("images.image-tagless.imageTag")), `"`)
+	want := []string{"hello:latest", "redis:zstd", "base:v1-none", "image-tagless:" + tagless}
+	out := docker(t, "load", "-i", img)
+	for _, ref := range want {
+		if !strings.Contains(out, "Loaded image: "+ref+"\n") {
+			t.Errorf("docker load did not load %s:\n%s", ref, out)
+		}
+	}
+	if got := docker(t, "run", "--rm", "--network=none", "redis:zstd"); strings.TrimSpace(got) != "redis-server: Ready to accept connections in /data" {
+		t.Errorf("redis from the merged archive: %q", got)
+	}
+	pout := podman(t, "load", "-i", img)
+	for _, ref := range want {
+		if !strings.Contains(pout, "localhost/"+ref) {
+			t.Errorf("podman load did not load %s:\n%s", ref, pout)
+		}
+	}
 }
