@@ -21,8 +21,9 @@ import (
 )
 
 // layerMTime is the mtime of every file of the new layer: nixpkgs packs it
-// with SOURCE_DATE_EPOCH=1, whatever `created` says.
-const layerMTime = 1
+// with tar --mtime=@$SOURCE_DATE_EPOCH, which stdenv sets to 315532800
+// (1980-01-01T00:00:00Z), whatever `created` says.
+const layerMTime = 315532800
 
 // Build writes buildImage's image to out: the base image's layers, the new
 // layer, the config and manifest, compressed with o.Compressor.

@@ -115,7 +115,7 @@ func TestImageHelperTrees(t *testing.T) {
 }
 
 func TestImageOwner(t *testing.T) {
-	runBoth(t, image(t, "owned"), "1000:1000\n1000:1000")
+	runBoth(t, image(t, "owned"), "1000:1000:315532800\n1000:1000:315532800")
 }
 
 func TestImageCompressors(t *testing.T) {
