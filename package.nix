@@ -14,12 +14,14 @@ buildGoModule {
           || lib.hasPrefix "layer/testdata" rel);
   };
   # The NAR hash of `go mod vendor`; scripts/vendor-hash.sh recomputes it and CI checks it.
-  vendorHash = "sha256-nKa2fvwldfvz9zbAd+sZWJz6/AfSA4bzvzC5xSfnF2w=";
+  vendorHash = "sha256-97y6blPEvH7XdDk6bHliJFgp6plk9EWGDe60+PIfi6w=";
   subPackages = [ "builder" ];
   env.CGO_ENABLED = "0";
   ldflags = [ "-s" "-w" ];
   postInstall = ''
     mv $out/bin/builder $out/bin/dockertools
+    # The same program is nixpkgs' nix-prefetch-docker under that name.
+    ln -s dockertools $out/bin/nix-prefetch-docker
   '';
   meta = {
     description = "Builds Docker/OCI images from Nix store paths: the builder behind this dockerTools";

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/nix-dockertools/dockertools/archive"
@@ -33,18 +34,24 @@ var commands = map[string]command{
 	"build-image":       {"(derivation builder) buildImage: write the compressed image to $out", buildImage},
 	"build-image-layer": {"(derivation builder) buildImage's passthru.layer: write $out/layer.tar", buildImageLayer},
 	"merge-images":      {"(derivation builder) mergeImages: write one archive of every image in `images`", mergeImages},
+	"pull":              {"(derivation builder) pullImage: download imageName@imageDigest to $out", pullImage},
+	"prefetch":          {"[options] NAME [TAG|DIGEST]: nix-prefetch-docker (see `prefetch --help`)", prefetch},
 }
 
 func usage() string {
 	var b strings.Builder
 	b.WriteString("usage: dockertools COMMAND [ARGS]\n")
-	for _, name := range []string{"stream", "build-stream", "build-layered", "build-image", "build-image-layer", "merge-images", "write-file"} {
+	for _, name := range []string{"stream", "prefetch", "build-stream", "build-layered", "build-image", "build-image-layer", "merge-images", "pull", "write-file"} {
 		fmt.Fprintf(&b, "  %-18s %s\n", name, commands[name].usage)
 	}
 	return b.String()
 }
 
 func main() {
+	// Installed (or linked) as nix-prefetch-docker, it is that command.
+	if filepath.Base(os.Args[0]) == "nix-prefetch-docker" {
+		os.Args = append([]string{os.Args[0], "prefetch"}, os.Args[1:]...)
+	}
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage())
 		os.Exit(2)

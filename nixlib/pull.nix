@@ -1,0 +1,51 @@
+# pullImage: a fixed-output derivation whose builder pulls imageName@imageDigest
+# from a registry into an uncompressed docker-archive.
+{ lib, defaultArchitecture }:
+let
+  inherit (lib) mkDerivation check;
+
+  fixName = builtins.replaceStrings [ "/" ":" ] [ "-" "-" ];
+
+  # As nixpkgs' fetchers: proxies reach the builder. The registry
+  # credentials' location too (its content never enters the store).
+  impureEnvVars = [
+    "http_proxy" "https_proxy" "ftp_proxy" "all_proxy" "no_proxy"
+    "HTTP_PROXY" "HTTPS_PROXY" "FTP_PROXY" "ALL_PROXY" "NO_PROXY"
+    "DOCKER_CONFIG" "REGISTRY_AUTH_FILE"
+  ];
+
+  pullImage =
+    { imageName
+    , imageDigest
+    , sha256 ? ""
+    , hash ? ""
+    , os ? "linux"
+    , arch ? defaultArchitecture
+    , tlsVerify ? true
+    , finalImageName ? imageName
+    , finalImageTag ? "latest"
+    , name ? fixName "docker-image-${finalImageName}-${finalImageTag}.tar"
+    }:
+    let
+      fname = "pullImage";
+      checks = [
+        (check fname (builtins.isString imageName && imageName != "") "imageName must be a non-empty string")
+        (check fname (builtins.match "sha256:[0-9a-f]{64}" imageDigest != null) "imageDigest must be \"sha256:\" and 64 hexadecimal digits, got \"${toString imageDigest}\" (nix-prefetch-docker prints it)")
+        (check fname (sha256 == "" || hash == "") "give either `hash` or `sha256`, not both")
+        (check fname (builtins.isBool tlsVerify) "tlsVerify must be true or false")
+      ];
+    in
+    builtins.seq (builtins.deepSeq checks null) (mkDerivation ({
+      inherit name imageDigest os arch tlsVerify impureEnvVars;
+      command = "pull";
+      imageName = imageName;
+      finalImageName = finalImageName;
+      finalImageTag = finalImageTag;
+      outputHashMode = "flat";
+      outputHash = if hash != "" then hash else sha256;
+      preferLocalBuild = true;
+    } // lib.optionalAttrs (hash == "") { outputHashAlgo = "sha256"; }));
+in
+{
+  pullImage = pullImage;
+}
