@@ -94,6 +94,7 @@ events_logger = "file"
 }
 
 func teardown() {
+	stopRegistries()
 	if h.docker != nil {
 		h.docker.stop()
 	}
