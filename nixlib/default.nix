@@ -23,9 +23,13 @@ let
   layered = import ./layered.nix { inherit lib defaultArchitecture; };
   image = import ./image.nix { inherit lib defaultArchitecture; };
   merge = import ./merge.nix { inherit lib; };
+  pull = import ./pull.nix { inherit lib defaultArchitecture; };
+  export = import ./export.nix { inherit lib; };
 in
 {
   inherit (layered) streamLayeredImage buildLayeredImage;
   inherit (image) buildImage;
   inherit (merge) mergeImages;
+  inherit (pull) pullImage;
+  inherit (export) exportImage;
 }
