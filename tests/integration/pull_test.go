@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -185,4 +186,63 @@ func TestPrefetchNixOutput(t *testing.T) {
 		t.Fatalf("prefetch printed:\n%s", out)
 	}
 	runBoth(t, nixBuild(t, "dockerTools.pullImage ("+string(out)+" // { tlsVerify = false; })"), "redis-server: Ready to accept connections in /data")
+}
+
+// A registry that needs a login: the credentials come from a Docker
+// config.json that DOCKER_CONFIG names (an impure variable of pullImage),
+// made visible in the sandbox; they reach neither the store nor the log.
+func TestPullImageAuth(t *testing.T) {
+	need(t)
+	dir := t.TempDir()
+	users := filepath.Join(dir, "htpasswd")
+	must(t, "htpasswd", "-Bbc", users, "tester", "s3cret-pass")
+	r := startRegistry(t, "auth", users)
+	digest := r.push(t, image(t, "hello-layered"), "private/hello:v1", "tester:s3cret-pass")
+
+	cfgDir := filepath.Join(dir, "docker-config")
+	os.Mkdir(cfgDir, 0o755)
+	auth := base64.StdEncoding.EncodeToString([]byte("tester:s3cret-pass"))
+	cfgFile := filepath.Join(cfgDir, "config.json")
+	os.WriteFile(cfgFile, []byte(`{"auths":{"`+r.addr+`":{"auth":"`+auth+`"}}}`), 0o640)
+	// Readable by Nix's build users, and nobody else.
+	must(t, "chgrp", "nixbld", cfgFile)
+
+	withCreds := append(os.Environ(), "DOCKER_CONFIG="+cfgDir, "NIX_CONFIG="+nixConfig+"extra-sandbox-paths = "+cfgDir+"\n")
+	pre := exec.Command(h.builder, "prefetch", "--json", "--tls-verify=false", "--image-digest", digest, r.addr+"/private/hello")
+	pre.Env = withCreds
+	var stderr bytes.Buffer
+	pre.Stderr = &stderr
+	out, err := pre.Output()
+	if err != nil {
+		t.Fatalf("prefetch with credentials: %v\n%s", err, stderr.String())
+	}
+	var p prefetched
+	json.Unmarshal(out, &p)
+	// A path of its own (another name): the prefetch already added the usual one.
+	expr := fixturesExpr(pullExpr(p, `name = "auth-pull.tar";`))
+
+	build := exec.Command("nix-build", "--no-out-link", "--arg", "builder", h.builder, "-E", expr)
+	build.Env = withCreds
+	var log bytes.Buffer
+	build.Stderr = &log
+	img, err := build.Output()
+	if err != nil {
+		t.Fatalf("pullImage with credentials: %v\n%s", err, log.String())
+	}
+	runBoth(t, strings.TrimSpace(string(img)), greeting)
+	drv := strings.Trim(nixEval(t, fixturesExpr("("+pullExpr(p, `name = "auth-pull.tar";`)+").drvPath")), `"`)
+	for _, f := range []string{drv, strings.TrimSpace(string(img))} {
+		if b, _ := os.ReadFile(f); bytes.Contains(b, []byte("s3cret")) || bytes.Contains(b, []byte(auth)) {
+			t.Errorf("%s holds the credentials", f)
+		}
+	}
+	if strings.Contains(log.String()+stderr.String(), "s3cret") || strings.Contains(log.String(), auth) {
+		t.Errorf("the log shows the credentials")
+	}
+
+	// Without them, the build fails and says why, still without secrets.
+	r2 := execute(nil, "nix-build", "--no-out-link", "--arg", "builder", h.builder, "-E", fixturesExpr(pullExpr(p, `name = "no-auth-pull.tar";`)))
+	if r2.err == nil || !strings.Contains(r2.stderr, "401") && !strings.Contains(strings.ToLower(r2.stderr), "unauthorized") {
+		t.Errorf("pull without credentials: %v\n%s", r2.err, tail(r2.stderr, 10))
+	}
 }
