@@ -35,13 +35,14 @@ var commands = map[string]command{
 	"build-image-layer": {"(derivation builder) buildImage's passthru.layer: write $out/layer.tar", buildImageLayer},
 	"merge-images":      {"(derivation builder) mergeImages: write one archive of every image in `images`", mergeImages},
 	"pull":              {"(derivation builder) pullImage: download imageName@imageDigest to $out", pullImage},
+	"export-image":      {"(derivation builder) exportImage: write the image's filesystem as one tar", exportImage},
 	"prefetch":          {"[options] NAME [TAG|DIGEST]: nix-prefetch-docker (see `prefetch --help`)", prefetch},
 }
 
 func usage() string {
 	var b strings.Builder
 	b.WriteString("usage: dockertools COMMAND [ARGS]\n")
-	for _, name := range []string{"stream", "prefetch", "build-stream", "build-layered", "build-image", "build-image-layer", "merge-images", "pull", "write-file"} {
+	for _, name := range []string{"stream", "prefetch", "build-stream", "build-layered", "build-image", "build-image-layer", "merge-images", "pull", "export-image", "write-file"} {
 		fmt.Fprintf(&b, "  %-18s %s\n", name, commands[name].usage)
 	}
 	return b.String()

@@ -101,4 +101,21 @@ in
     };
     config.Cmd = [ "/bin/hello" ];
   };
+
+  # ex-dockerTools-exportImage-hello (and -importingDocker)
+  hello-export = dt.exportImage {
+    name = "hello";
+    fromImage = dt.buildLayeredImage {
+      name = "hello";
+      contents = [ hello ];
+    };
+  };
+
+  # ex-dockerTools-exportImage-naming: the name comes from fromImage.
+  hello-export-unnamed = dt.exportImage {
+    fromImage = dt.buildLayeredImage {
+      name = "hello";
+      contents = [ hello ];
+    };
+  };
 }

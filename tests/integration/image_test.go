@@ -17,7 +17,7 @@ var buildImageFixtures = []string{
 	"redis", "hello-extra-commands", "hello-created-now", "image-on-base", "image-on-base-none",
 	"image-on-base.layer", "image-config-only", "dirlinks", "dirlinks-keep", "owned", "redis-zstd",
 	"redis-none", "image-tagless", "image-arm64", "image-contents", "nixdb-image", "nixdb-layered",
-	"nixdb-stream", "helpers-shape", "merged",
+	"nixdb-stream", "helpers-shape", "merged", "hello-export", "hello-export-unnamed",
 }
 
 func storePath(t *testing.T, expr string) string {
