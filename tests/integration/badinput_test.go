@@ -15,6 +15,8 @@ func TestEvaluationErrors(t *testing.T) {
 		{"fakeRootCommands", `dockerTools.streamLayeredImage { name = "x"; fakeRootCommands = "chown 1 /x"; }`, "fakeRootCommands is not supported"},
 		{"enableFakechroot", `dockerTools.buildLayeredImage { name = "x"; enableFakechroot = true; }`, "enableFakechroot is not supported"},
 		{"includeNixDB not a boolean", `dockerTools.buildLayeredImage { name = "x"; includeNixDB = "yes"; }`, "includeNixDB must be true or false"},
+		{"pullImage: digest", `dockerTools.pullImage { imageName = "x"; imageDigest = "latest"; hash = ""; }`, `imageDigest must be "sha256:" and 64 hexadecimal digits, got "latest"`},
+		{"pullImage: hash and sha256", `dockerTools.pullImage { imageName = "x"; imageDigest = "sha256:` + strings.Repeat("0", 64) + `"; hash = "a"; sha256 = "b"; }`, "give either `hash` or `sha256`, not both"},
 		{"mergeImages of nothing", `dockerTools.mergeImages [ ]`, "mergeImages: expects a non-empty list of images"},
 		{"buildImage: contents and copyToRoot", `dockerTools.buildImage { name = "x"; contents = pkgs.hello; copyToRoot = pkgs.hello; }`, "`contents` and `copyToRoot` are both set"},
 		{"buildImage: runAsRoot", `dockerTools.buildImage { name = "x"; runAsRoot = "mkdir /data"; }`, "runAsRoot is not supported by this version of nixlib yet"},

@@ -146,6 +146,14 @@ func TestPullImage(t *testing.T) {
 		runBoth(t, nixBuild(t, `dockerTools.buildImage { name = "on-pulled"; tag = "latest"; fromImage = `+base+`; config.Cmd = [ "/bin/hello" ]; }`), greeting)
 		runBoth(t, nixBuild(t, `dockerTools.buildLayeredImage { name = "layered-on-pulled"; tag = "latest"; fromImage = `+base+`; contents = [ pkgs.busybox ]; config.Cmd = [ "/bin/hello" ]; }`), greeting)
 	})
+	t.Run("sha256 instead of hash", func(t *testing.T) {
+		nix32 := strings.TrimSpace(must(t, "nix", "--extra-experimental-features", "nix-command", "hash", "to-base32", p.Hash))
+		expr := fmt.Sprintf(`dockerTools.pullImage { imageName = %q; imageDigest = %q; sha256 = %q; finalImageName = %q; finalImageTag = %q; tlsVerify = false; }`,
+			p.ImageName, p.ImageDigest, nix32, p.FinalImageName, p.FinalImageTag)
+		if got := nixBuild(t, expr); got != pulled {
+			t.Errorf("with sha256: %s, with hash: %s", got, pulled)
+		}
+	})
 	t.Run("reproducible", func(t *testing.T) {
 		must(t, "nix-build", "--no-out-link", "--check", "--arg", "builder", h.builder, "-E", fixturesExpr(pullExpr(p, "")))
 	})
