@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"fmt"
 	"io"
 )
 
@@ -17,11 +16,8 @@ func Merge(w io.Writer, paths []string) error {
 			return err
 		}
 		for _, b := range bases {
-			err := b.Copy(func(i int, l *BaseLayer, r io.Reader) error {
-				return aw.AddLayer(l.DiffID, l.TarSize, func(w io.Writer) error { return l.Uncompressed(w, r) })
-			})
-			if err != nil {
-				return fmt.Errorf("copying %s from %s: %w", b.RepoTag, p, err)
+			if err := aw.AddBaseLayers(b, nil); err != nil {
+				return err
 			}
 			if err := aw.AddImage(b.Config, b.RepoTags); err != nil {
 				return err

@@ -1,8 +1,8 @@
 package archive
 
 import (
-	"bytes"
 	"archive/tar"
+	"bytes"
 	"io"
 	"os"
 	"path/filepath"

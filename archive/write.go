@@ -56,6 +56,21 @@ func (w *Writer) AddLayer(diffID string, size int64, write func(io.Writer) error
 	return nil
 }
 
+// AddBaseLayers copies every layer of a base image, uncompressed, in order;
+// before (if not nil) is called ahead of each, for progress and history.
+func (w *Writer) AddBaseLayers(b *Base, before func(i int, l *BaseLayer)) error {
+	err := b.Copy(func(i int, l *BaseLayer, r io.Reader) error {
+		if before != nil {
+			before(i, l)
+		}
+		return w.AddLayer(l.DiffID, l.TarSize, func(w io.Writer) error { return l.Uncompressed(w, r) })
+	})
+	if err != nil {
+		return fmt.Errorf("copying %s from %s: %w", b.RepoTag, b.Path, err)
+	}
+	return nil
+}
+
 // Layers lists the member names of the layers added so far, in order.
 func (w *Writer) Layers() []string { return w.layers }
 

@@ -179,3 +179,29 @@ func GraphOf(paths []Path) Graph {
 	}
 	return g
 }
+
+// Name is the base name of a store path without its hash
+// (/nix/store/<hash>-hello-2.12.1 -> hello-2.12.1); other paths keep their
+// base name.
+func Name(p string) string {
+	b := path.Base(p)
+	if len(b) > 33 && b[32] == '-' && strings.HasPrefix(p, "/nix/store/") {
+		return b[33:]
+	}
+	return b
+}
+
+// ParseRooted parses a graph exported from root, a file that only carries
+// the image's roots as its references, and returns it without root (which
+// goes into no image). The paths keep Parse's order, sorted by path.
+func ParseRooted(data []byte, root string) ([]Path, error) {
+	paths, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(paths, func(p Path) bool { return p.Path == root })
+	if i < 0 {
+		return nil, fmt.Errorf("the closure does not hold its root %s", root)
+	}
+	return slices.Delete(paths, i, i+1), nil
+}

@@ -224,3 +224,28 @@ func TestGraphOf(t *testing.T) {
 		t.Error("GraphOf aliases the references of its input")
 	}
 }
+
+func TestName(t *testing.T) {
+	for in, want := range map[string]string{
+		"/nix/store/00000000000000000000000000000000-hello-2.12.1":     "hello-2.12.1",
+		"/nix/store/00000000000000000000000000000000-hello-2.12.1/bin": "bin",
+		"/elsewhere/00000000000000000000000000000000-x":                "00000000000000000000000000000000-x",
+		"/nix/store/short-name":                                        "short-name",
+	} {
+		if got := Name(in); got != want {
+			t.Errorf("Name(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseRooted(t *testing.T) {
+	const a, root = "/nix/store/00000000000000000000000000000000-a", "/nix/store/11111111111111111111111111111111-roots.json"
+	graph := []byte(`[{"path":"` + a + `","references":[]},{"path":"` + root + `","references":["` + a + `"]}]`)
+	paths, err := ParseRooted(graph, root)
+	if err != nil || len(paths) != 1 || paths[0].Path != a {
+		t.Fatalf("ParseRooted = %+v, %v", paths, err)
+	}
+	if _, err := ParseRooted(graph, "/nix/store/22222222222222222222222222222222-other"); err == nil || !strings.Contains(err.Error(), "does not hold its root") {
+		t.Fatalf("missing root: %v", err)
+	}
+}

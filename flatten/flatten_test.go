@@ -161,18 +161,14 @@ func compareOutput(a, b string) int {
 	return len(ca) - len(cb)
 }
 
-// listing describes each entry of a flattened tar as one line, checking on
-// the way what holds for every output: mtime, order, names, link targets.
-func listing(t *testing.T, data []byte, mtime int64) []string {
+// eachEntry calls fn with every entry of a tar and its content.
+func eachEntry(t *testing.T, data []byte, fn func(h *tar.Header, body []byte)) {
 	t.Helper()
-	var lines []string
-	seen := map[string]bool{}
-	prev := ""
 	tr := tar.NewReader(bytes.NewReader(data))
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			break
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -181,6 +177,18 @@ func listing(t *testing.T, data []byte, mtime int64) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		fn(h, body)
+	}
+}
+
+// listing describes each entry of a flattened tar as one line, checking on
+// the way what holds for every output: mtime, order, names, link targets.
+func listing(t *testing.T, data []byte, mtime int64) []string {
+	t.Helper()
+	var lines []string
+	seen := map[string]bool{}
+	prev := ""
+	eachEntry(t, data, func(h *tar.Header, body []byte) {
 		if h.ModTime.Unix() != mtime {
 			t.Errorf("%s: mtime %d, want %d", h.Name, h.ModTime.Unix(), mtime)
 		}
@@ -215,7 +223,7 @@ func listing(t *testing.T, data []byte, mtime int64) []string {
 			l += fmt.Sprintf(" @%d:%d %s/%s", h.Uid, h.Gid, h.Uname, h.Gname)
 		}
 		lines = append(lines, l)
-	}
+	})
 	return lines
 }
 
@@ -510,18 +518,7 @@ func TestWriteDeterministic(t *testing.T) {
 			if first == nil {
 				first = out1
 				got := map[string]string{}
-				tr := tar.NewReader(bytes.NewReader(out1))
-				for {
-					h, err := tr.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-					b, _ := io.ReadAll(tr)
-					got[h.Name] = string(b)
-				}
+				eachEntry(t, out1, func(h *tar.Header, body []byte) { got[h.Name] = string(body) })
 				for name, want := range map[string]string{"./big/link": b1, "./big/two": b2, "./small": b3} {
 					if got[name] != want {
 						t.Errorf("%s: %d bytes, want %d", name, len(got[name]), len(want))

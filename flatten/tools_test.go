@@ -130,15 +130,7 @@ func describeTar(t *testing.T, data []byte, asRoot bool) (map[string]string, [][
 	t.Helper()
 	tree := map[string]string{}
 	links := map[string][]string{}
-	tr := tar.NewReader(bytes.NewReader(data))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		must(t, err)
-		body, err := io.ReadAll(tr)
-		must(t, err)
+	eachEntry(t, data, func(h *tar.Header, body []byte) {
 		rel := strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")
 		if rel == "" {
 			rel = "."
@@ -171,7 +163,7 @@ func describeTar(t *testing.T, data []byte, asRoot bool) (map[string]string, [][
 			t.Fatalf("%s: unexpected type %c", h.Name, h.Typeflag)
 		}
 		tree[rel] = d
-	}
+	})
 	var groups [][]string
 	for target, g := range links {
 		g = append(g, target)

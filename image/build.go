@@ -38,12 +38,9 @@ func Build(o *Options, out string, log io.Writer) error {
 		// which nixlib also knows at evaluation (passthru.imageTag).
 		tag = strings.SplitN(filepath.Base(out), "-", 2)[0]
 	}
-	t, now, err := nixattrs.ParseTime("created", o.Created)
+	t, err := nixattrs.ResolveTime("created", o.Created, time.Now())
 	if err != nil {
 		return err
-	}
-	if now {
-		t = time.Now()
 	}
 	created := nixattrs.FormatTime(t)
 	var baseEnv []string
@@ -90,11 +87,8 @@ func Build(o *Options, out string, log io.Writer) error {
 	err = outfile.WriteCompressed(out, o.Compressor, func(w io.Writer) error {
 		aw := archive.NewWriter(w)
 		if base != nil {
-			err := base.Copy(func(i int, l *archive.BaseLayer, r io.Reader) error {
-				return aw.AddLayer(l.DiffID, l.TarSize, func(w io.Writer) error { return l.Uncompressed(w, r) })
-			})
-			if err != nil {
-				return fmt.Errorf("copying fromImage %s: %w", base.Path, err)
+			if err := aw.AddBaseLayers(base, nil); err != nil {
+				return fmt.Errorf("fromImage: %w", err)
 			}
 		}
 		err := aw.AddLayer(diffID, size, func(w io.Writer) error {
@@ -221,19 +215,21 @@ func layerEntries(o *Options, base *archive.Base) (entries []layer.Entry, cleanu
 	if base != nil {
 		inBase = base.StorePaths
 	}
-	var storeEntries []layer.Entry
+	var added []string
 	for _, p := range paths {
-		if _, found := slices.BinarySearch(inBase, p.Path); found {
-			continue
+		if _, found := slices.BinarySearch(inBase, p.Path); !found {
+			added = append(added, p.Path)
 		}
-		if storeEntries == nil {
-			storeEntries = storeDirs(o.Owner)
-		}
-		es, err := layer.PathEntries(p.Path, strings.TrimPrefix(p.Path, "/"), o.Owner, layerMTime)
-		if err != nil {
+	}
+	var storeEntries []layer.Entry
+	if len(added) > 0 {
+		if storeEntries, err = layer.StoreEntries(added, o.Owner, layerMTime); err != nil {
 			return nil, cleanup, err
 		}
-		storeEntries = append(storeEntries, es...)
+		// Relative like the tree's names, so the layer has one kind.
+		for i := range storeEntries {
+			storeEntries[i].Name = strings.TrimPrefix(storeEntries[i].Name, "/")
+		}
 	}
 
 	var dbEntries []layer.Entry
@@ -248,39 +244,15 @@ func layerEntries(o *Options, base *archive.Base) (entries []layer.Entry, cleanu
 	return layer.Merge(treeEntries, storeEntries, dbEntries), cleanup, nil
 }
 
-// storeDirs are /nix and /nix/store, which Docker tooling expects before
-// store paths, with the modes Nix gives them.
-func storeDirs(o layer.Owner) []layer.Entry {
-	var out []layer.Entry
-	for _, n := range []string{"nix/", "nix/store/"} {
-		out = append(out, layer.Entry{Header: layer.Header{Name: n, Typeflag: layer.TypeDir, Mode: 0o755,
-			UID: o.UID, GID: o.GID, Uname: o.Uname, Gname: o.Gname, MTime: layerMTime}})
-	}
-	return out
-}
-
 // closurePaths is the closure of copyToRoot, without the file that
-// carried it, sorted by path.
+// carried it.
 func closurePaths(o *Options) ([]closure.Path, error) {
 	if len(o.CopyToRoot) == 0 {
 		return nil, nil
 	}
-	all, err := closure.Parse(o.Closure)
+	paths, err := closure.ParseRooted(o.Closure, o.ClosureRoot)
 	if err != nil {
 		return nil, fmt.Errorf("attribute \"closure\": %w", err)
 	}
-	var out []closure.Path
-	found := false
-	for _, p := range all {
-		if p.Path == o.ClosureRoot {
-			found = true
-			continue
-		}
-		out = append(out, p)
-	}
-	if !found {
-		return nil, fmt.Errorf("attribute \"closure\" does not hold closureRoot %s", o.ClosureRoot)
-	}
-	slices.SortFunc(out, func(a, b closure.Path) int { return strings.Compare(a.Path, b.Path) })
-	return out, nil
+	return paths, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/nix-dockertools/dockertools/closure"
 	"github.com/nix-dockertools/dockertools/layer"
 )
 
@@ -38,7 +39,7 @@ type rootTree struct {
 }
 
 func newRootTree(items []string, keep bool, o layer.Owner, mtime int64) (*rootTree, error) {
-	t := &rootTree{keep: keep, owner: o, mtime: mtime, root: t0dir(0o755)}
+	t := &rootTree{keep: keep, owner: o, mtime: mtime, root: newDirNode(0o755)}
 	for _, item := range items {
 		fi, err := os.Stat(item)
 		if err != nil {
@@ -47,7 +48,7 @@ func newRootTree(items []string, keep bool, o layer.Owner, mtime int64) (*rootTr
 		if !fi.IsDir() {
 			// nixpkgs' rsync refuses a bare file; putting it at the top
 			// under its name is what users of `contents` expect.
-			if err := t.addLeaf(t.root, []string{storeName(item)}, item); err != nil {
+			if err := t.addLeaf(t.root, []string{closure.Name(item)}, item); err != nil {
 				return nil, err
 			}
 			continue
@@ -59,7 +60,7 @@ func newRootTree(items []string, keep bool, o layer.Owner, mtime int64) (*rootTr
 	return t, nil
 }
 
-func t0dir(mode int64) *rnode {
+func newDirNode(mode int64) *rnode {
 	return &rnode{entry: layer.Entry{Header: layer.Header{Typeflag: layer.TypeDir, Mode: mode}}, children: map[string]*rnode{}}
 }
 
@@ -145,7 +146,7 @@ func (t *rootTree) dirFor(parent *rnode, rel []string, mode int64, stack []fileI
 			abs = filepath.Join(filepath.Dir(old.src), abs)
 		}
 		if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
-			d := t0dir(dirMode(fi))
+			d := newDirNode(dirMode(fi))
 			parent.children[name] = d
 			if err := t.merge(d, rel, abs, append(stack, idOf(fi))); err != nil {
 				return nil, err
@@ -154,7 +155,7 @@ func (t *rootTree) dirFor(parent *rnode, rel []string, mode int64, stack []fileI
 			return d, nil
 		}
 	}
-	d := t0dir(mode)
+	d := newDirNode(mode)
 	parent.children[name] = d
 	return d, nil
 }
@@ -330,13 +331,4 @@ func makeWritable(dir string) {
 		}
 		return nil
 	})
-}
-
-// storeName drops the hash from a store path's base name.
-func storeName(p string) string {
-	b := filepath.Base(p)
-	if len(b) > 33 && b[32] == '-' && strings.HasPrefix(p, "/nix/store/") {
-		return b[33:]
-	}
-	return b
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -117,9 +116,9 @@ func (o *Options) check() error {
 func Build(o *Options, out string) error {
 	conf := &Conf{Version: scriptVersion, RepoTag: o.ImageName + ":" + o.ImageTag, Created: o.Created,
 		Architecture: o.Architecture, Owner: o.Owner}
-	mt, now, _ := nixattrs.ParseTime("mtime", o.MTime)
-	if now {
-		mt = time.Now()
+	mt, err := nixattrs.ResolveTime("mtime", o.MTime, time.Now())
+	if err != nil {
+		return err
 	}
 	conf.MTime = mt.Unix()
 
@@ -143,8 +142,14 @@ func Build(o *Options, out string) error {
 	}
 	conf.Config = cfg
 
+	var paths []closure.Path
+	if o.IncludeStorePaths || o.IncludeNixDB {
+		if paths, err = closure.ParseRooted(o.Closure, o.ClosureRoot); err != nil {
+			return fmt.Errorf("attribute \"closure\": %w", err)
+		}
+	}
 	if o.IncludeStorePaths {
-		groups, err := storeLayers(o, available)
+		groups, err := storeLayers(o, paths, available)
 		if err != nil {
 			return err
 		}
@@ -153,7 +158,7 @@ func Build(o *Options, out string) error {
 		}
 	}
 
-	customTar, err := customisationLayer(o, conf)
+	customTar, err := customisationLayer(o, conf, paths)
 	if err != nil {
 		return err
 	}
@@ -172,16 +177,8 @@ func Build(o *Options, out string) error {
 // layers. As in nixpkgs, the image has two roots: the customisation layer
 // (referencing the contents) and the config (referencing the store paths
 // used in it); they take part in the counting and are no layer themselves.
-func storeLayers(o *Options, n int) ([][]string, error) {
-	paths, err := closure.Parse(o.Closure)
-	if err != nil {
-		return nil, fmt.Errorf("attribute \"closure\": %w", err)
-	}
+func storeLayers(o *Options, paths []closure.Path, n int) ([][]string, error) {
 	g := closure.GraphOf(paths)
-	if _, ok := g[o.ClosureRoot]; !ok {
-		return nil, fmt.Errorf("attribute \"closure\" does not hold closureRoot %s", o.ClosureRoot)
-	}
-	delete(g, o.ClosureRoot)
 	byHash := map[string]string{}
 	for p := range g {
 		if h, ok := hashPart(p); ok {
@@ -289,8 +286,9 @@ func digestLayer(paths []string, owner layer.Owner, mtime int64) (StoreLayer, er
 
 // customisationLayer writes the customisation layer's tar to a temporary
 // file, recording its digest and size in conf: the contents' symlink tree,
-// after extraCommands ran in it when there is a script to run.
-func customisationLayer(o *Options, conf *Conf) (string, error) {
+// after extraCommands ran in it when there is a script to run, and with
+// includeNixDB the database registering paths (the image's closure).
+func customisationLayer(o *Options, conf *Conf, paths []closure.Path) (string, error) {
 	tree, err := contentsTree(o.Contents)
 	if err != nil {
 		return "", err
@@ -320,11 +318,6 @@ func customisationLayer(o *Options, conf *Conf) (string, error) {
 		}
 	}
 	if o.IncludeNixDB {
-		paths, err := closure.Parse(o.Closure)
-		if err != nil {
-			return "", fmt.Errorf("attribute \"closure\": %w", err)
-		}
-		paths = slices.DeleteFunc(paths, func(p closure.Path) bool { return p.Path == o.ClosureRoot })
 		db, done, err := nixdb.LayerEntries(o.WorkDir, paths, o.Contents, owner, conf.MTime)
 		defer done()
 		if err != nil {

@@ -20,15 +20,11 @@ func newBufferedWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w
 // docker-archive, with nixpkgs' progress lines on log.
 func (s *Script) Stream(w io.Writer, log io.Writer) error {
 	c := &s.Conf
-	created := c.Created
-	t, now, err := nixattrs.ParseTime("created", created)
+	t, err := nixattrs.ResolveTime("created", c.Created, time.Now())
 	if err != nil {
 		return err
 	}
-	if now {
-		t = time.Now()
-	}
-	created = nixattrs.FormatTime(t)
+	created := nixattrs.FormatTime(t)
 
 	bw := newBufferedWriter(w)
 	aw := archive.NewWriter(bw)
@@ -42,13 +38,12 @@ func (s *Script) Stream(w io.Writer, log io.Writer) error {
 	if c.Base == nil {
 		fmt.Fprintln(log, "No 'fromImage' provided")
 	} else {
-		err := c.Base.Copy(func(i int, l *archive.BaseLayer, r io.Reader) error {
+		err := aw.AddBaseLayers(c.Base, func(i int, l *archive.BaseLayer) {
 			fmt.Fprintf(log, "Adding base layer %d from %s\n", i+1, l.Member)
 			add(l.DiffID, "base layer "+l.Member+" of "+c.Base.Path)
-			return aw.AddLayer(l.DiffID, l.TarSize, func(w io.Writer) error { return l.Uncompressed(w, r) })
 		})
 		if err != nil {
-			return fmt.Errorf("copying fromImage %s: %w", c.Base.Path, err)
+			return fmt.Errorf("fromImage: %w", err)
 		}
 	}
 	n := len(diffIDs)

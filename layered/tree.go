@@ -5,8 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/nix-dockertools/dockertools/closure"
 	"github.com/nix-dockertools/dockertools/layer"
 )
 
@@ -36,8 +36,8 @@ func contentsTree(contents []string) (*node, error) {
 			return nil, fmt.Errorf("attribute \"contents\": %w", err)
 		}
 		if !fi.IsDir() {
-			if _, taken := root.children[storeName(c)]; !taken {
-				root.children[storeName(c)] = &node{link: c}
+			if _, taken := root.children[closure.Name(c)]; !taken {
+				root.children[closure.Name(c)] = &node{link: c}
 			}
 			continue
 		}
@@ -126,13 +126,4 @@ func (n *node) write(dir string) error {
 		}
 	}
 	return nil
-}
-
-// storeName drops the hash from a store path's base name.
-func storeName(p string) string {
-	b := filepath.Base(p)
-	if len(b) > 33 && b[32] == '-' && strings.HasPrefix(p, storeDir) {
-		return b[33:]
-	}
-	return b
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLocate(t *testing.T) {
@@ -137,5 +138,18 @@ func TestGetterKeepsFirstError(t *testing.T) {
 	}
 	if s := g.String("s", ""); s != "" {
 		t.Fatalf("after an error, values are zero; got %q", s)
+	}
+}
+
+func TestResolveTime(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))
+	if got, err := ResolveTime("created", "now", now); err != nil || !got.Equal(now) || got.Location() != time.UTC {
+		t.Fatalf("now: %v %v", got, err)
+	}
+	if got, err := ResolveTime("created", "1970-01-01T00:00:01Z", now); err != nil || got.Unix() != 1 {
+		t.Fatalf("fixed: %v %v", got, err)
+	}
+	if _, err := ResolveTime("mtime", "soon", now); err == nil || !strings.Contains(err.Error(), `attribute "mtime"`) {
+		t.Fatalf("bad: %v", err)
 	}
 }

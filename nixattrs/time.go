@@ -37,3 +37,13 @@ func ParseTime(attr, value string) (t time.Time, now bool, err error) {
 func FormatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
+
+// ResolveTime is ParseTime with "now" taken as now: for callers at the
+// moment the time is due.
+func ResolveTime(attr, value string, now time.Time) (time.Time, error) {
+	t, isNow, err := ParseTime(attr, value)
+	if isNow {
+		t = now.UTC()
+	}
+	return t, err
+}

@@ -45,12 +45,11 @@ func LayerEntries(workDir string, paths []closure.Path, roots []string, o layer.
 			return nil, done, fmt.Errorf("includeNixDB: GC root for %s: %w", r, err)
 		}
 	}
-	// Directories are made with the umask; the image's are 0755.
-	for _, d := range []string{"nix", "nix/var", "nix/var/nix", "nix/var/nix/db", "nix/var/nix/gcroots", "nix/var/nix/gcroots/docker"} {
-		if err := os.Chmod(filepath.Join(tmp, d), 0o755); err != nil {
-			return nil, done, err
+	// Directories on disk have the umask's mode; the image's are 0755.
+	entries, err = layer.DirEntries(tmp, o, mtime, func(_ string, h *layer.Header) {
+		if h.Typeflag == layer.TypeDir {
+			h.Mode = 0o755
 		}
-	}
-	entries, err = layer.DirEntries(tmp, o, mtime, nil)
+	})
 	return entries, done, err
 }

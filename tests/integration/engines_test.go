@@ -134,6 +134,17 @@ func runBoth(t *testing.T, p string, want string, cmd ...string) {
 	}
 }
 
+// runNamed checks that a fixture's output is named ...suffix, then runs it
+// in both engines as runBoth does.
+func runNamed(t *testing.T, attr, suffix, want string) {
+	t.Helper()
+	img := image(t, attr)
+	if !strings.HasSuffix(img, suffix) {
+		t.Errorf("%s does not end in %s", img, suffix)
+	}
+	runBoth(t, img, want)
+}
+
 // skopeoConfig is the image config as skopeo reads it.
 func skopeoConfig(t *testing.T, p string) archive.Config {
 	t.Helper()

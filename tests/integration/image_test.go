@@ -123,11 +123,7 @@ func TestImageCompressors(t *testing.T) {
 		{"redis", "-docker-image-redis.tar.gz"}, {"redis-zstd", "-docker-image-redis.tar.zst"}, {"redis-none", "-docker-image-redis.tar"},
 	} {
 		t.Run(tc.attr, func(t *testing.T) {
-			img := image(t, tc.attr)
-			if !strings.HasSuffix(img, tc.suffix) {
-				t.Errorf("%s does not end in %s", img, tc.suffix)
-			}
-			runBoth(t, img, "redis-server: Ready to accept connections in /data")
+			runNamed(t, tc.attr, tc.suffix, "redis-server: Ready to accept connections in /data")
 		})
 	}
 }

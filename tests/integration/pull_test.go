@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -31,7 +33,7 @@ func (r *registry) putIndex(t *testing.T, name, tag string, arches map[string]st
 		Platform  platform `json:"platform"`
 	}
 	var ds []desc
-	for _, d := range sortedKeys(arches) {
+	for _, d := range slices.Sorted(maps.Keys(arches)) {
 		req, _ := http.NewRequest("GET", "http://"+r.addr+"/v2/"+name+"/manifests/"+d, nil)
 		req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json")
 		resp, err := http.DefaultClient.Do(req)
@@ -53,21 +55,6 @@ func (r *registry) putIndex(t *testing.T, name, tag string, arches map[string]st
 	resp.Body.Close()
 	sum := sha256.Sum256(idx)
 	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-func sortedKeys(m map[string]string) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	for i := range ks {
-		for j := i + 1; j < len(ks); j++ {
-			if ks[j] < ks[i] {
-				ks[i], ks[j] = ks[j], ks[i]
-			}
-		}
-	}
-	return ks
 }
 
 type prefetched struct {
