@@ -23,37 +23,54 @@ func Find(tools []string) (string, error) {
 	return "", fmt.Errorf("no bin/bash or bin/sh in scriptTools (%s): pass a shell package to nixlib's scriptTools", strings.Join(tools, ", "))
 }
 
+// Command returns the argv (`sh -e -c script`) and environment a script
+// runs with: the builder's environment with the tools' bin directories as
+// PATH, then extraEnv (which wins).
+func Command(attr, script string, tools []string, extraEnv ...string) (argv, env []string, err error) {
+	sh, err := Find(tools)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", attr, err)
+	}
+	var path []string
+	for _, t := range tools {
+		path = append(path, filepath.Join(t, "bin"))
+	}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PATH=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(append(env, "PATH="+strings.Join(path, ":")), extraEnv...)
+	return []string{sh, "-e", "-c", script}, env, nil
+}
+
 // Run runs script (named attr in errors) with `sh -e -c` in dir, with the
 // tools' bin directories as PATH and its output going to the build log.
 func Run(attr, script, dir string, tools []string, extraEnv ...string) error {
 	if strings.TrimSpace(script) == "" {
 		return nil
 	}
-	sh, err := Find(tools)
+	argv, env, err := Command(attr, script, tools, extraEnv...)
 	if err != nil {
-		return fmt.Errorf("%s: %w", attr, err)
+		return err
 	}
-	var path []string
-	for _, t := range tools {
-		path = append(path, filepath.Join(t, "bin"))
-	}
-	cmd := exec.Command(sh, "-e", "-c", script)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PATH=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(append(env, "PATH="+strings.Join(path, ":")), extraEnv...)
+	cmd.Env = env
 	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return fmt.Errorf("%s failed with exit status %d (its output is above)", attr, ee.ExitCode())
-		}
-		return fmt.Errorf("%s: running %s: %w", attr, sh, err)
+		return ExitError(attr, argv[0], err)
 	}
 	return nil
+}
+
+// ExitError words a script's failure: its exit status (its output is in
+// the build log already), or why it could not run.
+func ExitError(attr, sh string, err error) error {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return fmt.Errorf("%s failed with exit status %d (its output is above)", attr, ee.ExitCode())
+	}
+	return fmt.Errorf("%s: running %s: %w", attr, sh, err)
 }
