@@ -4,10 +4,12 @@ package fakeroot
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -29,6 +31,7 @@ const (
 type config struct {
 	Dir    string
 	Chroot bool
+	Made   []string // the mount points Run made in Dir (absolute paths)
 	Argv   []string
 	Env    []string
 }
@@ -75,6 +78,9 @@ func supervise() int {
 		Dir: dir, Env: c.Env, Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Ptrace: true},
 	})
 	if err != nil {
+		if c.Chroot && errors.Is(err, syscall.ENOENT) {
+			err = fmt.Errorf("%w (with enableFakechroot the script sees the layer as / and the Nix store, nothing else of the build)", err)
+		}
 		return fail(fmt.Errorf("starting %s: %w", c.Argv[0], err))
 	}
 	t := &tracer{rec: records{}}
@@ -126,6 +132,9 @@ func mountNamespace(c *config) error {
 		if fi, err := os.Lstat(target); err != nil || !fi.IsDir() {
 			continue // Run made the directories that were missing; a non-directory stays
 		}
+		if m.scratch && !slices.Contains(c.Made, target) {
+			continue // the layer's own directory: what the script puts there stays
+		}
 		if err := m.mount(target); err != nil {
 			return err
 		}
@@ -145,12 +154,13 @@ func mountNamespace(c *config) error {
 }
 
 type chrootMount struct {
-	path  string
-	mount func(target string) error
+	path    string
+	scratch bool // only where the layer has no such directory
+	mount   func(target string) error
 }
 
 var chrootMounts = []chrootMount{
-	{"nix/store", func(target string) error {
+	{"nix/store", false, func(target string) error {
 		if _, err := os.Stat("/nix/store"); err != nil {
 			return nil
 		}
@@ -159,13 +169,13 @@ var chrootMounts = []chrootMount{
 		}
 		return readOnlyUnder(target)
 	}},
-	{"dev", func(target string) error {
+	{"dev", false, func(target string) error {
 		if err := unix.Mount("/dev", target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("binding /dev: %w", err)
 		}
 		return nil
 	}},
-	{"proc", func(target string) error {
+	{"proc", false, func(target string) error {
 		// A proc of our own pid namespace; where the host hides parts of
 		// /proc (containers) a new one is refused, so bind the old.
 		if unix.Mount("proc", target, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "") == nil {
@@ -173,6 +183,14 @@ var chrootMounts = []chrootMount{
 		}
 		if err := unix.Mount("/proc", target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("mounting /proc: %w", err)
+		}
+		return nil
+	}},
+	// TMPDIR is /tmp in the chroot; a layer without /tmp gets a scratch one
+	// that does not end up in the image.
+	{"tmp", true, func(target string) error {
+		if err := unix.Mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+			return fmt.Errorf("mounting a tmpfs on /tmp: %w", err)
 		}
 		return nil
 	}},

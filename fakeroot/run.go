@@ -43,8 +43,9 @@ func Run(o Options) (*Table, error) {
 		o.Stderr = os.Stderr
 	}
 	env := o.Env
+	var made []string
 	if o.Chroot {
-		made, err := makeMountPoints(dir)
+		made, err = makeMountPoints(dir)
 		defer removeMountPoints(made)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", o.Attr, err)
@@ -61,7 +62,7 @@ func Run(o Options) (*Table, error) {
 		return nil, err
 	}
 	defer in.Close()
-	if err := json.NewEncoder(in).Encode(config{Dir: dir, Chroot: o.Chroot, Argv: o.Argv, Env: env}); err != nil {
+	if err := json.NewEncoder(in).Encode(config{Dir: dir, Chroot: o.Chroot, Made: made, Argv: o.Argv, Env: env}); err != nil {
 		return nil, err
 	}
 	if _, err := in.Seek(0, 0); err != nil {
@@ -84,7 +85,10 @@ func Run(o Options) (*Table, error) {
 		GidMappingsEnableSetgroups: false,
 		Pdeathsig:                  syscall.SIGKILL,
 	}
-	runErr := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: starting the fake root, which needs unprivileged user namespaces (kernel.unprivileged_userns_clone, user.max_user_namespaces, or an AppArmor restriction may forbid them): %w", o.Attr, err)
+	}
+	runErr := cmd.Wait()
 	var t Table
 	if _, err := out.Seek(0, 0); err != nil {
 		return nil, err
