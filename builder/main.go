@@ -15,6 +15,7 @@ import (
 
 	"github.com/nix-dockertools/dockertools/archive"
 	"github.com/nix-dockertools/dockertools/compress"
+	"github.com/nix-dockertools/dockertools/fakeroot"
 	"github.com/nix-dockertools/dockertools/image"
 	"github.com/nix-dockertools/dockertools/layered"
 	"github.com/nix-dockertools/dockertools/nixattrs"
@@ -49,6 +50,8 @@ func usage() string {
 }
 
 func main() {
+	// The processes fakeRootCommands runs in are this program again.
+	fakeroot.Main()
 	// Installed (or linked) as nix-prefetch-docker, it is that command.
 	if filepath.Base(os.Args[0]) == "nix-prefetch-docker" {
 		os.Args = append([]string{os.Args[0], "prefetch"}, os.Args[1:]...)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nix-dockertools/dockertools/archive"
 	"github.com/nix-dockertools/dockertools/closure"
+	"github.com/nix-dockertools/dockertools/fakeroot"
 	"github.com/nix-dockertools/dockertools/layer"
 	"github.com/nix-dockertools/dockertools/nixattrs"
 	"github.com/nix-dockertools/dockertools/nixdb"
@@ -36,6 +37,8 @@ type Options struct {
 	IncludeStorePaths bool
 	IncludeNixDB      bool // register the closure in /nix/var/nix/db
 	ExtraCommands     string
+	FakeRootCommands  string // runs after ExtraCommands as an apparent root (package fakeroot)
+	EnableFakechroot  bool   // FakeRootCommands sees the layer as /
 	ScriptTools       []string
 	Closure           []byte // exportReferencesGraph of ClosureRoot
 	ClosureRoot       string // a file holding the contents and config, whose references are the image's roots
@@ -56,6 +59,8 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 		Owner:             layer.Owner{UID: int(g.Int("uid", 0)), GID: int(g.Int("gid", 0)), Uname: g.String("uname", "root"), Gname: g.String("gname", "root")},
 		MaxLayers:         int(g.Int("maxLayers", 100)),
 		ExtraCommands:     g.String("extraCommands", ""),
+		FakeRootCommands:  g.String("fakeRootCommands", ""),
+		EnableFakechroot:  g.Bool("enableFakechroot", false),
 		ClosureRoot:       g.String("closureRoot", ""),
 		IncludeStorePaths: g.Bool("includeStorePaths", true),
 		IncludeNixDB:      g.Bool("includeNixDB", false),
@@ -67,22 +72,7 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 	}
 	o.Config = a.Raw("config")
 	o.Closure = a.Raw("closure")
-	// Later issues implement these; until then a non-default value is an
-	// error, never silently ignored (nor is a value of the wrong type).
-	if s, err := a.String("fakeRootCommands", ""); err != nil || strings.TrimSpace(s) != "" {
-		return nil, unsupported("fakeRootCommands", err)
-	}
-	if b, err := a.Bool("enableFakechroot", false); err != nil || b {
-		return nil, unsupported("enableFakechroot", err)
-	}
 	return o, o.check()
-}
-
-func unsupported(name string, err error) error {
-	if err != nil {
-		return err
-	}
-	return fmt.Errorf("attribute %q is not supported by this version of the builder yet", name)
 }
 
 func (o *Options) check() error {
@@ -172,6 +162,27 @@ func Build(o *Options, out string) error {
 		return writeScript(w, o.Builder, conf, f)
 	})
 }
+
+// fakeRoot runs fakeRootCommands in the layer directory root and returns
+// the hook that puts the owners, modes and device types it set into the
+// layer's headers (nil when there is no script).
+func fakeRoot(o *Options, root string) (func(string, *layer.Header), error) {
+	const attr = "fakeRootCommands"
+	if blank(o.FakeRootCommands) {
+		return nil, nil
+	}
+	argv, env, err := shell.Command(attr, o.FakeRootCommands, o.ScriptTools)
+	if err != nil {
+		return nil, err
+	}
+	t, err := fakeroot.Run(fakeroot.Options{Attr: attr, Dir: root, Chroot: o.EnableFakechroot, Argv: argv, Env: env})
+	if err != nil {
+		return nil, err
+	}
+	return t.Override(root), nil
+}
+
+func blank(script string) bool { return strings.TrimSpace(script) == "" }
 
 // storeLayers orders the closure by popularity and groups it into at most n
 // layers. As in nixpkgs, the image has two roots: the customisation layer
@@ -295,7 +306,7 @@ func customisationLayer(o *Options, conf *Conf, paths []closure.Path) (string, e
 	}
 	owner := layer.Owner{Uname: "root", Gname: "root"}
 	var entries []layer.Entry
-	if strings.TrimSpace(o.ExtraCommands) == "" {
+	if blank(o.ExtraCommands) && blank(o.FakeRootCommands) {
 		entries = tree.entries(owner, conf.MTime)
 	} else {
 		work, err := os.MkdirTemp(o.WorkDir, "customisation-")
@@ -313,7 +324,11 @@ func customisationLayer(o *Options, conf *Conf, paths []closure.Path) (string, e
 		if err := shell.Run("extraCommands", o.ExtraCommands, root, o.ScriptTools); err != nil {
 			return "", err
 		}
-		if entries, err = layer.DirEntries(root, owner, conf.MTime, nil); err != nil {
+		override, err := fakeRoot(o, root)
+		if err != nil {
+			return "", err
+		}
+		if entries, err = layer.DirEntries(root, owner, conf.MTime, override); err != nil {
 			return "", fmt.Errorf("customisation layer: %w", err)
 		}
 	}

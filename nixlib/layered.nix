@@ -28,11 +28,15 @@ let
     let
       fname = "streamLayeredImage";
       contentsList = toList contents;
-      tools = toolsFor fname "extraCommands" extraCommands;
+      # One PATH serves both scripts; the error names the first that needs it.
+      tools =
+        if builtins.isString fakeRootCommands && builtins.match "[[:space:]]*" extraCommands != null
+        then toolsFor fname "fakeRootCommands" fakeRootCommands
+        else toolsFor fname "extraCommands" extraCommands;
       checks = [
         (check fname (builtins.isInt maxLayers && maxLayers > 1) "maxLayers must be a number greater than 1, got ${builtins.toJSON maxLayers}")
-        (check fname (builtins.match "[[:space:]]*" fakeRootCommands != null) "fakeRootCommands is not supported by this version of nixlib yet")
-        (check fname (!enableFakechroot) "enableFakechroot is not supported by this version of nixlib yet")
+        (check fname (builtins.isString fakeRootCommands) "fakeRootCommands must be a string (a script), got ${builtins.typeOf fakeRootCommands}")
+        (check fname (builtins.isBool enableFakechroot) "enableFakechroot must be true or false")
         (check fname (builtins.isBool includeNixDB) "includeNixDB must be true or false")
         (check fname (config == null || builtins.isAttrs config) "config must be an attribute set or null")
       ];
@@ -48,6 +52,8 @@ let
           inherit config architecture created mtime uid gid uname gname maxLayers includeStorePaths includeNixDB;
           name = toLower name;
           extraCommands = hashString extraCommands;
+          fakeRootCommands = hashString fakeRootCommands;
+          inherit enableFakechroot;
           fromImage = if fromImage == null then null else hashString fromImage;
         };
         preferLocalBuild = true;
@@ -61,7 +67,7 @@ let
         command = "build-stream";
         imageName = toLower name;
         inherit imageTag config architecture created mtime uid gid uname gname maxLayers
-          includeStorePaths extraCommands includeNixDB;
+          includeStorePaths extraCommands fakeRootCommands enableFakechroot includeNixDB;
         fromImage = if fromImage == null then null else "${fromImage}";
         contents = map toString contentsList;
         scriptTools = tools;
