@@ -17,6 +17,9 @@ let
   redis = if pkgs != null then pkgs.redis else fixtures.redis;
   buildEnv = if pkgs != null then pkgs.buildEnv else fixtures.buildEnv;
   getExe = p: "${p}/bin/hello";
+  # nixlib's own shadowSetup comes with the environment helpers; until
+  # then, the fixtures' stand-in (static busybox scripts).
+  shadowSetup = dt.shadowSetup or fixtures.shadowSetup;
 in
 {
   # ex-dockerTools-buildLayeredImage-hello
@@ -116,6 +119,28 @@ in
     fromImage = dt.buildLayeredImage {
       name = "hello";
       contents = [ hello ];
+    };
+  };
+
+  # ex-dockerTools-shadowSetup-buildLayeredImage
+  shadow-basic = dt.buildLayeredImage {
+    name = "shadow-basic";
+    tag = "latest";
+
+    contents = [ hello ];
+
+    fakeRootCommands = ''
+      ${shadowSetup}
+      groupadd -r hello
+      useradd -r -g hello hello
+      mkdir /data
+      chown hello:hello /data
+    '';
+    enableFakechroot = true;
+
+    config = {
+      Cmd = [ "/bin/hello" ];
+      WorkingDir = "/data";
     };
   };
 }

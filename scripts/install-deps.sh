@@ -5,7 +5,7 @@
 # everything is there already.
 set -euo pipefail
 
-pkgs=(nix-bin busybox-static bash-static podman docker.io skopeo umoci docker-registry apache2-utils zstd pigz uidmap python3 tar)
+pkgs=(nix-bin busybox-static bash-static podman docker.io skopeo umoci docker-registry apache2-utils zstd pigz uidmap python3 tar procps)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

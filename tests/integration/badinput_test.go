@@ -12,8 +12,9 @@ func TestEvaluationErrors(t *testing.T) {
 	for _, tc := range []struct{ name, expr, want string }{
 		{"unknown compressor", `dockerTools.buildLayeredImage { name = "x"; compressor = "xz"; }`, `compressor must be one of none, gz, zstd; got "xz"`},
 		{"maxLayers 1", `dockerTools.streamLayeredImage { name = "x"; maxLayers = 1; }`, "maxLayers must be a number greater than 1, got 1"},
-		{"fakeRootCommands", `dockerTools.streamLayeredImage { name = "x"; fakeRootCommands = "chown 1 /x"; }`, "fakeRootCommands is not supported"},
-		{"enableFakechroot", `dockerTools.buildLayeredImage { name = "x"; enableFakechroot = true; }`, "enableFakechroot is not supported"},
+		{"fakeRootCommands not a string", `dockerTools.streamLayeredImage { name = "x"; fakeRootCommands = [ "chown 1 /x" ]; }`, "fakeRootCommands must be a string (a script), got list"},
+		{"enableFakechroot not a boolean", `dockerTools.buildLayeredImage { name = "x"; enableFakechroot = "yes"; }`, "enableFakechroot must be true or false"},
+		{"fakeRootCommands without a shell", `(import ` + h.repo + `/nixlib { inherit builder; }).streamLayeredImage { name = "x"; fakeRootCommands = "chown 1 a"; }`, "`fakeRootCommands` needs a shell"},
 		{"includeNixDB not a boolean", `dockerTools.buildLayeredImage { name = "x"; includeNixDB = "yes"; }`, "includeNixDB must be true or false"},
 		{"pullImage: digest", `dockerTools.pullImage { imageName = "x"; imageDigest = "latest"; hash = ""; }`, `imageDigest must be "sha256:" and 64 hexadecimal digits, got "latest"`},
 		{"pullImage: hash and sha256", `dockerTools.pullImage { imageName = "x"; imageDigest = "sha256:` + strings.Repeat("0", 64) + `"; hash = "a"; sha256 = "b"; }`, "give either `hash` or `sha256`, not both"},
@@ -45,6 +46,7 @@ func TestBuildErrors(t *testing.T) {
 		{"fromImage not an image", `dockerTools.streamLayeredImage { name = "x"; fromImage = builtins.toFile "not-an-image.tar" "hello"; }`, "not a docker-archive"},
 		{"fromImage a directory", `dockerTools.buildLayeredImage { name = "x"; fromImage = pkgs.libunistring; }`, "not a docker-archive"},
 		{"extraCommands fails", `dockerTools.streamLayeredImage { name = "x"; extraCommands = "echo going wrong >&2; exit 3"; }`, "extraCommands failed with exit status 3"},
+		{"fakeRootCommands fails in the chroot", `dockerTools.streamLayeredImage { name = "x"; enableFakechroot = true; fakeRootCommands = "mkdir /a; chown 5 /missing"; }`, "fakeRootCommands failed with exit status 1"},
 		{"maxLayers below the base", `dockerTools.streamLayeredImage { name = "x"; fromImage = images.on-base; maxLayers = 5; contents = [ pkgs.hello ]; }`, `"maxLayers" (5) leaves no layer for store paths`},
 	} {
 		t.Run(tc.name, func(t *testing.T) { expectBuildError(t, tc.expr, tc.want) })
