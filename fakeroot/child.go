@@ -196,6 +196,13 @@ var chrootMounts = []chrootMount{
 	}},
 }
 
+// keptMountFlags are the per-mount options (mountinfo's sixth field) that a
+// remount must repeat.
+var keptMountFlags = map[string]uintptr{
+	"nosuid": unix.MS_NOSUID, "nodev": unix.MS_NODEV, "noexec": unix.MS_NOEXEC,
+	"noatime": unix.MS_NOATIME, "nodiratime": unix.MS_NODIRATIME, "relatime": unix.MS_RELATIME,
+}
+
 // readOnlyUnder remounts target and every mount below it read-only (the
 // sandbox's store is one mount per input path).
 func readOnlyUnder(target string) error {
@@ -215,20 +222,7 @@ func readOnlyUnder(target string) error {
 		flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY)
 		// Keep the flags the mount has: a user namespace may not clear them.
 		for _, o := range strings.Split(f[5], ",") {
-			switch o {
-			case "nosuid":
-				flags |= unix.MS_NOSUID
-			case "nodev":
-				flags |= unix.MS_NODEV
-			case "noexec":
-				flags |= unix.MS_NOEXEC
-			case "noatime":
-				flags |= unix.MS_NOATIME
-			case "nodiratime":
-				flags |= unix.MS_NODIRATIME
-			case "relatime":
-				flags |= unix.MS_RELATIME
-			}
+			flags |= keptMountFlags[o]
 		}
 		if err := unix.Mount("", mp, "", flags, ""); err != nil {
 			return fmt.Errorf("making %s read-only: %w", mp, err)
