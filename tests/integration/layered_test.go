@@ -227,7 +227,7 @@ func TestTagless(t *testing.T) {
 func TestReproducible(t *testing.T) {
 	need(t)
 	args := []string{h.fixtures + "/images.nix", "--arg", "builder", h.builder, "--no-out-link", "--check"}
-	for _, a := range []string{"hello-layered", "hello-stream", "on-base", "hello-zstd", "exploring-no-store", "non-root", "extra-commands"} {
+	for _, a := range []string{"hello-layered", "hello-stream", "on-base", "hello-zstd", "exploring-no-store", "non-root", "extra-commands", "extra-commands.stream", "fakeroot.stream", "fakechroot.stream"} {
 		args = append(args, "-A", a)
 	}
 	must(t, "nix-build", args...)
