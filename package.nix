@@ -14,7 +14,7 @@ buildGoModule {
           || lib.hasPrefix "layer/testdata" rel);
   };
   # The NAR hash of `go mod vendor`; scripts/vendor-hash.sh recomputes it and CI checks it.
-  vendorHash = "sha256-97y6blPEvH7XdDk6bHliJFgp6plk9EWGDe60+PIfi6w=";
+  vendorHash = "sha256-sBEMx00c9BeRqUweabr4izRZ9pPnQwQm/mn95c5cxs8=";
   subPackages = [ "builder" ];
   env.CGO_ENABLED = "0";
   ldflags = [ "-s" "-w" ];
