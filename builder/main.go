@@ -20,6 +20,7 @@ import (
 	"github.com/nix-dockertools/dockertools/layered"
 	"github.com/nix-dockertools/dockertools/nixattrs"
 	"github.com/nix-dockertools/dockertools/outfile"
+	"github.com/nix-dockertools/dockertools/vm"
 )
 
 type command struct {
@@ -50,8 +51,10 @@ func usage() string {
 }
 
 func main() {
-	// The processes fakeRootCommands runs in are this program again.
+	// The processes fakeRootCommands runs in, and runAsRoot's VM's init,
+	// are this program again.
 	fakeroot.Main()
+	vm.Main()
 	// Installed (or linked) as nix-prefetch-docker, it is that command.
 	if filepath.Base(os.Args[0]) == "nix-prefetch-docker" {
 		os.Args = append([]string{os.Args[0], "prefetch"}, os.Args[1:]...)

@@ -184,9 +184,19 @@ func layerEntries(o *Options, base *archive.Base) (entries []layer.Entry, cleanu
 		return nil, cleanup, err
 	}
 	var treeEntries []layer.Entry
-	if strings.TrimSpace(o.ExtraCommands) == "" {
+	switch {
+	case strings.TrimSpace(o.RunAsRoot) != "":
+		work, err := os.MkdirTemp(o.WorkDir, "runasroot-")
+		if err != nil {
+			return nil, cleanup, err
+		}
+		cleanups = append(cleanups, func() { os.RemoveAll(work) })
+		if treeEntries, err = runAsRootEntries(o, base, tree, work); err != nil {
+			return nil, cleanup, err
+		}
+	case strings.TrimSpace(o.ExtraCommands) == "":
 		treeEntries = tree.entries()
-	} else {
+	default:
 		work, err := os.MkdirTemp(o.WorkDir, "layer-")
 		if err != nil {
 			return nil, cleanup, err

@@ -25,15 +25,22 @@ type Options struct {
 	KeepContentsDirlinks bool
 	ExtraCommands        string
 	ScriptTools          []string
-	Config               []byte // JSON object or null
-	Architecture         string
-	Created              string
-	Owner                layer.Owner
-	Compressor           string
-	IncludeNixDB         bool
-	Closure              []byte // exportReferencesGraph of ClosureRoot
-	ClosureRoot          string // a file whose references are copyToRoot
-	WorkDir              string // scratch space
+	// runAsRoot and its VM (see runasroot.go).
+	RunAsRoot         string
+	DiskSize          int // MB: the guest's scratch filesystem
+	BuildVMMemorySize int // MB
+	RunAsRootTimeout  int // seconds, for the whole VM run
+	VMKernel          string
+	QEMU              string
+	Config            []byte // JSON object or null
+	Architecture      string
+	Created           string
+	Owner             layer.Owner
+	Compressor        string
+	IncludeNixDB      bool
+	Closure           []byte // exportReferencesGraph of ClosureRoot
+	ClosureRoot       string // a file whose references are copyToRoot
+	WorkDir           string // scratch space
 }
 
 // OptionsFromAttrs reads and checks the attributes of a buildImage derivation.
@@ -55,18 +62,18 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 		IncludeNixDB:         g.Bool("includeNixDB", false),
 		CopyToRoot:           g.Strings("copyToRoot"),
 		ScriptTools:          g.Strings("scriptTools"),
+		RunAsRoot:            g.String("runAsRoot", ""),
+		DiskSize:             int(g.Int("diskSize", 1024)),
+		BuildVMMemorySize:    int(g.Int("buildVMMemorySize", 512)),
+		RunAsRootTimeout:     int(g.Int("runAsRootTimeout", 3600)),
+		VMKernel:             g.String("vmKernel", ""),
+		QEMU:                 g.String("qemu", ""),
 	}
 	if err := g.Err(); err != nil {
 		return nil, err
 	}
 	o.Config = a.Raw("config")
 	o.Closure = a.Raw("closure")
-	if s, err := a.String("runAsRoot", ""); err != nil || strings.TrimSpace(s) != "" {
-		if err != nil {
-			return nil, err
-		}
-		return nil, errors.New(`attribute "runAsRoot" is not supported by this version of the builder yet`)
-	}
 	return o, o.check()
 }
 
@@ -76,6 +83,14 @@ func (o *Options) check() error {
 		return errors.New(`attribute "imageName" must be a non-empty string`)
 	case o.Owner.UID < 0 || o.Owner.GID < 0:
 		return fmt.Errorf(`attributes "uid"/"gid": expected non-negative numbers, got %d/%d`, o.Owner.UID, o.Owner.GID)
+	case o.DiskSize <= 0:
+		return fmt.Errorf(`attribute "diskSize": expected a positive number of megabytes, got %d`, o.DiskSize)
+	case o.BuildVMMemorySize <= 0:
+		return fmt.Errorf(`attribute "buildVMMemorySize": expected a positive number of megabytes, got %d`, o.BuildVMMemorySize)
+	case o.RunAsRootTimeout <= 0:
+		return fmt.Errorf(`attribute "runAsRootTimeout": expected a positive number of seconds, got %d`, o.RunAsRootTimeout)
+	case strings.TrimSpace(o.RunAsRoot) != "" && (o.VMKernel == "" || o.QEMU == ""):
+		return errors.New(`attribute "runAsRoot" needs the attributes "vmKernel" (a kernel package) and "qemu" (a qemu-system program): nixlib passes them from its vmKernel and qemu arguments, or from pkgs`)
 	}
 	for _, c := range o.CopyToRoot {
 		if !strings.HasPrefix(c, "/") {

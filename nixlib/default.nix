@@ -8,10 +8,17 @@
 # scriptTools: packages whose bin/ is the PATH of extraCommands and the other
 #              scripts; the first bin/bash, else bin/sh, runs them.
 # system:      the system the derivations build on.
+# vmKernel:    the kernel buildImage's runAsRoot boots (a package with
+#              bzImage, vmlinux or boot/vmlinuz*, and lib/modules/<version>
+#              holding virtio, 9p and overlay); default pkgs.linux.
+# qemu:        a package with bin/qemu-system-<cpu> for that VM; default
+#              pkgs.qemu_kvm.
 { builder
 , pkgs ? null
 , scriptTools ? (if pkgs != null then [ pkgs.bash ] ++ pkgs.stdenv.initialPath else [ ])
 , system ? (if pkgs != null then pkgs.stdenv.buildPlatform.system else builtins.currentSystem)
+, vmKernel ? (if pkgs != null then pkgs.linux else null)
+, qemu ? (if pkgs != null then pkgs.qemu_kvm or pkgs.qemu else null)
 , ...
 }:
 let
@@ -21,7 +28,7 @@ let
     if pkgs != null then pkgs.go.GOARCH
     else lib.goarchOf system;
   layered = import ./layered.nix { inherit lib defaultArchitecture; };
-  image = import ./image.nix { inherit lib defaultArchitecture; };
+  image = import ./image.nix { inherit lib defaultArchitecture vmKernel qemu; };
   merge = import ./merge.nix { inherit lib; };
   pull = import ./pull.nix { inherit lib defaultArchitecture; };
   export = import ./export.nix { inherit lib; };

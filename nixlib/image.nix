@@ -1,5 +1,5 @@
 # buildImage: one new layer on top of an optional base image.
-{ lib, defaultArchitecture }:
+{ lib, defaultArchitecture, vmKernel ? null, qemu ? null }:
 let
   inherit (lib) mkDerivation makeOverridable toList toLower baseName hashOf check toolsFor extensionOf optionalAttrs;
 
@@ -14,6 +14,8 @@ let
     , runAsRoot ? null
     , diskSize ? 1024
     , buildVMMemorySize ? 512
+      # Not in nixpkgs: how long runAsRoot's VM may take, in seconds.
+    , runAsRootTimeout ? 3600
     , extraCommands ? ""
     , config ? null
     , architecture ? defaultArchitecture
@@ -31,7 +33,11 @@ let
       isInt = builtins.isInt;
       checks = [
         (check fname (contents == null || copyToRoot == null) "`contents` and `copyToRoot` are both set; `contents` is the deprecated name of `copyToRoot`: keep only `copyToRoot`")
-        (check fname (runAsRoot == null) "runAsRoot is not supported by this version of nixlib yet (use extraCommands, or buildLayeredImage with fakeRootCommands once available)")
+        (check fname (runAsRoot == null || builtins.isString runAsRoot) "runAsRoot must be a string (a script) or null, got ${builtins.typeOf runAsRoot}")
+        (check fname (!withVM || vmKernel != null) "runAsRoot boots a VM: pass `vmKernel` (a kernel package with virtio, 9p and overlay) or `pkgs` to nixlib")
+        (check fname (!withVM || qemu != null) "runAsRoot boots a VM: pass `qemu` (a package with bin/qemu-system-x86_64) or `pkgs` to nixlib")
+        (check fname (!withVM || lib.system == "x86_64-linux") "runAsRoot's VM runs on x86_64-linux builders only, not ${lib.system}")
+        (check fname (isInt runAsRootTimeout && runAsRootTimeout > 0) "runAsRootTimeout must be a positive number of seconds, got ${builtins.toJSON runAsRootTimeout}")
         (check fname (config == null || builtins.isAttrs config) "config must be an attribute set or null")
         (check fname (builtins.isBool keepContentsDirlinks) "keepContentsDirlinks must be true or false")
         (check fname (builtins.isBool includeNixDB) "includeNixDB must be true or false")
@@ -46,7 +52,10 @@ let
           builtins.trace "warning: dockerTools.buildImage (${name}): `contents` is deprecated; use `copyToRoot` (for example `copyToRoot = buildEnv { name = \"image-root\"; paths = [ ... ]; pathsToLink = [ \"/bin\" ]; }`)" contents
         else copyToRoot;
       contentsList = map toString (toList rootContents);
-      tools = toolsFor fname "extraCommands" extraCommands;
+      withVM = builtins.isString runAsRoot && builtins.match "[[:space:]]*" runAsRoot == null;
+      tools =
+        if withVM then toolsFor fname "runAsRoot" runAsRoot
+        else toolsFor fname "extraCommands" extraCommands;
 
       # Its references are copyToRoot: exporting its graph gives their
       # closure, also for items that are paths inside a store path.
@@ -67,6 +76,10 @@ let
         fromImageTag = if fromImageName != null && fromImageTag != null then fromImageTag else null;
         scriptTools = tools;
         imageName = toLower name;
+      } // optionalAttrs withVM {
+        inherit runAsRoot runAsRootTimeout diskSize buildVMMemorySize;
+        vmKernel = "${vmKernel}";
+        qemu = "${qemu}/bin/qemu-system-x86_64";
       } // optionalAttrs (contentsList != [ ]) {
         closureRoot = "${roots}";
         exportReferencesGraph.closure = [ roots ];

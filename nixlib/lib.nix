@@ -28,7 +28,7 @@ let
     in table.${cpu} or cpu;
 in
 rec {
-  inherit builderPath goarchOf;
+  inherit builderPath goarchOf system;
 
   toLower = replaceStrings upper lower;
 
