@@ -12,7 +12,10 @@ let
   fixtures = import ../tests/fixtures/pkgs.nix { inherit system; };
   dt =
     if dockerTools != null then dockerTools
-    else import ../nixlib ({ inherit builder pkgs system; } // (if pkgs == null then { scriptTools = [ fixtures.busybox ]; } else { }));
+    else import ../nixlib ({ inherit builder pkgs system; } // (if pkgs == null then {
+      scriptTools = [ fixtures.busybox ];
+      inherit (fixtures) vmKernel qemu;
+    } else { }));
   hello = if pkgs != null then pkgs.hello else fixtures.hello;
   redis = if pkgs != null then pkgs.redis else fixtures.redis;
   buildEnv = if pkgs != null then pkgs.buildEnv else fixtures.buildEnv;
@@ -66,6 +69,9 @@ in
       paths = [ redis ];
       pathsToLink = [ "/bin" ];
     };
+    runAsRoot = ''
+      mkdir -p /data
+    '';
     config = {
       Cmd = [ "/bin/redis-server" ];
       WorkingDir = "/data";
@@ -137,6 +143,49 @@ in
       chown hello:hello /data
     '';
     enableFakechroot = true;
+
+    config = {
+      Cmd = [ "/bin/hello" ];
+      WorkingDir = "/data";
+    };
+  };
+
+  # ex-dockerTools-buildImage-runAsRoot
+  hello-run-as-root = dt.buildImage {
+    name = "hello";
+    tag = "latest";
+
+    copyToRoot = buildEnv {
+      name = "image-root";
+      paths = [ hello ];
+      pathsToLink = [ "/bin" ];
+    };
+
+    runAsRoot = ''
+      mkdir -p /data
+      echo "some content" > my-file
+    '';
+
+    config = {
+      Cmd = [ "/bin/hello" ];
+      WorkingDir = "/data";
+    };
+  };
+
+  # ex-dockerTools-shadowSetup-buildImage
+  shadow-basic-image = dt.buildImage {
+    name = "shadow-basic";
+    tag = "latest";
+
+    copyToRoot = [ hello ];
+
+    runAsRoot = ''
+      ${shadowSetup}
+      groupadd -r hello
+      useradd -r -g hello hello
+      mkdir /data
+      chown hello:hello /data
+    '';
 
     config = {
       Cmd = [ "/bin/hello" ];

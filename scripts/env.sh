@@ -5,3 +5,5 @@ export NIX_CONFIG="sandbox = true
 sandbox-fallback = false
 substituters =
 experimental-features = nix-command flakes"
+# Static test binaries: the VM tests boot the test binary as the guest's init.
+export CGO_ENABLED=0

@@ -5,7 +5,7 @@
 # everything is there already.
 set -euo pipefail
 
-pkgs=(nix-bin busybox-static bash-static podman docker.io skopeo umoci docker-registry apache2-utils zstd pigz uidmap python3 tar procps)
+pkgs=(nix-bin busybox-static bash-static podman docker.io skopeo umoci docker-registry apache2-utils zstd pigz uidmap python3 tar procps qemu-system-x86 seabios)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,3 +27,6 @@ if ! command -v go >/dev/null; then
   echo "install-deps: Go >= 1.25 is required (expected in /usr/local/go)" >&2
   exit 1
 fi
+
+# runAsRoot's VM: Debian's kernel and a QEMU that runs inside the sandbox.
+"$(dirname "$0")/vm-deps.sh"

@@ -20,7 +20,11 @@ func TestEvaluationErrors(t *testing.T) {
 		{"pullImage: hash and sha256", `dockerTools.pullImage { imageName = "x"; imageDigest = "sha256:` + strings.Repeat("0", 64) + `"; hash = "a"; sha256 = "b"; }`, "give either `hash` or `sha256`, not both"},
 		{"mergeImages of nothing", `dockerTools.mergeImages [ ]`, "mergeImages: expects a non-empty list of images"},
 		{"buildImage: contents and copyToRoot", `dockerTools.buildImage { name = "x"; contents = pkgs.hello; copyToRoot = pkgs.hello; }`, "`contents` and `copyToRoot` are both set"},
-		{"buildImage: runAsRoot", `dockerTools.buildImage { name = "x"; runAsRoot = "mkdir /data"; }`, "runAsRoot is not supported by this version of nixlib yet"},
+		{"buildImage: runAsRoot not a string", `dockerTools.buildImage { name = "x"; runAsRoot = [ "mkdir /data" ]; }`, "runAsRoot must be a string (a script) or null, got list"},
+		{"buildImage: runAsRoot without a kernel", `(import ` + h.repo + `/nixlib { inherit builder; scriptTools = [ pkgs.busybox ]; qemu = pkgs.qemu; }).buildImage { name = "x"; runAsRoot = "mkdir /data"; }`, "runAsRoot boots a VM: pass `vmKernel`"},
+		{"buildImage: runAsRoot without qemu", `(import ` + h.repo + `/nixlib { inherit builder; scriptTools = [ pkgs.busybox ]; vmKernel = pkgs.vmKernel; }).buildImage { name = "x"; runAsRoot = "mkdir /data"; }`, "runAsRoot boots a VM: pass `qemu`"},
+		{"buildImage: runAsRoot without a shell", `(import ` + h.repo + `/nixlib { inherit builder; inherit (pkgs) vmKernel qemu; }).buildImage { name = "x"; runAsRoot = "mkdir /data"; }`, "`runAsRoot` needs a shell"},
+		{"buildImage: runAsRootTimeout", `dockerTools.buildImage { name = "x"; runAsRoot = "true"; runAsRootTimeout = 0; }`, "runAsRootTimeout must be a positive number of seconds, got 0"},
 		{"buildImage: compressor", `dockerTools.buildImage { name = "x"; compressor = "bz2"; }`, `dockerTools.buildImage: compressor must be one of none, gz, zstd; got "bz2"`},
 		{"buildImage: uid", `dockerTools.buildImage { name = "x"; uid = -1; }`, "uid and gid must be non-negative numbers"},
 		{"buildImage: diskSize", `dockerTools.buildImage { name = "x"; diskSize = "big"; }`, "diskSize must be a positive number of megabytes"},
@@ -54,8 +58,9 @@ func TestBuildErrors(t *testing.T) {
 }
 
 // expectBuildError builds expr (over the fixtures) and checks that the build
-// fails saying want, and leaves no output in the store.
-func expectBuildError(t *testing.T, expr, want string) {
+// fails saying want, and leaves no output in the store; it returns the
+// build's log.
+func expectBuildError(t *testing.T, expr, want string) string {
 	t.Helper()
 	out := strings.Trim(nixEval(t, fixturesExpr("("+expr+").outPath")), `"`)
 	r := execute(nil, "nix-build", "--no-out-link", "--arg", "builder", h.builder, "-E", fixturesExpr(expr))
@@ -65,4 +70,5 @@ func expectBuildError(t *testing.T, expr, want string) {
 	if _, err := os.Lstat(out); err == nil {
 		t.Errorf("failed build left %s", out)
 	}
+	return r.stderr
 }

@@ -12,9 +12,9 @@ import (
 
 var fakeRootFixtures = []string{"fakeroot", "fakechroot", "shadow-basic"}
 
-// customisationListing is `tar -tv` of an image's last layer, the
-// customisation layer.
-func customisationListing(t *testing.T, img string) string {
+// lastLayerListing is `tar -tv` of an image's last layer: the layered
+// images' customisation layer, buildImage's new layer.
+func lastLayerListing(t *testing.T, img string) string {
 	t.Helper()
 	dir := t.TempDir()
 	must(t, "tar", "-xf", uncompressed(t, img), "-C", dir)
@@ -68,7 +68,7 @@ func TestFakeRootCommands(t *testing.T) {
 	}, "\n"), "cat", "/seen-inside")
 	runUser(t, img, "1000", "written\nalice", "sh", "-c", "echo written > /home/alice/f && cat /home/alice/f && id -un")
 	// Tar headers name the owners from the layer's own passwd and group.
-	listing := customisationListing(t, img)
+	listing := lastLayerListing(t, img)
 	for _, want := range []string{"drwx------ 1000/100", "drwxrwsr-x 0/50", "-rwsr-xr-x 0/0", "crw-r--r-- 0/0"} {
 		if !strings.Contains(listing, want) {
 			t.Errorf("no %q in the customisation layer:\n%s", want, listing)
@@ -87,7 +87,7 @@ func TestEnableFakechroot(t *testing.T) {
 	runBoth(t, img, greeting+"\n/ /tmp", "cat", "/data/greeting", "/seen-inside")
 	runUser(t, img, "1000", "ok\nbob", "sh", "-c", "echo ok > /home/bob/f && cat /home/bob/f && id -un")
 	runUser(t, img, "hello", "hello", "id", "-un")
-	listing := customisationListing(t, img)
+	listing := lastLayerListing(t, img)
 	for _, line := range strings.Split(strings.TrimSpace(listing), "\n") {
 		f := strings.Fields(line)
 		name := f[len(f)-1]
@@ -108,7 +108,7 @@ func TestShadowSetupLayered(t *testing.T) {
 	img := image(t, "shadow-basic")
 	runBoth(t, img, greeting)
 	runUser(t, img, "hello", greeting, "/bin/hello")
-	listing := customisationListing(t, img)
+	listing := lastLayerListing(t, img)
 	for _, want := range []string{"drwxr-xr-x 999/999", "etc/passwd", "etc/group"} {
 		if !strings.Contains(listing, want) {
 			t.Errorf("no %q in the customisation layer:\n%s", want, listing)
@@ -121,10 +121,8 @@ func TestShadowSetupLayered(t *testing.T) {
 func TestFakeRootCommandsFail(t *testing.T) {
 	need(t)
 	expr := `dockerTools.streamLayeredImage { name = "x"; fakeRootCommands = "sleep 6171 & echo going wrong >&2; exit 3"; }`
-	expectBuildError(t, expr, "fakeRootCommands failed with exit status 3")
-	r := execute(nil, "nix-build", "--no-out-link", "--arg", "builder", h.builder, "-E", fixturesExpr(expr))
-	if !strings.Contains(r.stderr, "going wrong") {
-		t.Errorf("the script's stderr is not in the build log:\n%s", tail(r.stderr, 20))
+	if log := expectBuildError(t, expr, "fakeRootCommands failed with exit status 3"); !strings.Contains(log, "going wrong") {
+		t.Errorf("the script's stderr is not in the build log:\n%s", tail(log, 20))
 	}
 	if out := execute(nil, "pgrep", "-f", "sleep 6171"); out.err == nil {
 		t.Errorf("the script's background process outlived the build: %s", out.stdout)

@@ -258,6 +258,14 @@ func TestForeignBase(t *testing.T) {
 		runBoth(t, build(t, fmt.Sprintf(`{ fromImage = %s; fromImageName = "foreign/base"; fromImageTag = "umoci"; }`, two)), umoci)
 		runBoth(t, build(t, fmt.Sprintf(`{ fromImage = %s; fromImageName = "base"; fromImageTag = "v1"; }`, two)), "A=1 U=\nno-umoci-file\n"+greeting)
 	})
+	// pullImage writes the same kind of archive as skopeo.
+	t.Run("runAsRoot on skopeo's archive", func(t *testing.T) {
+		expr := fmt.Sprintf(`dockerTools.buildImage { name = "run-as-root-foreign"; tag = "latest"; fromImage = %s;
+			runAsRoot = "rm /etc/umoci-file; echo added > /etc/added";
+			config.Cmd = [ "/bin/sh" "-c" "cat /etc/added; test -e /etc/umoci-file || echo gone; echo U=$U" ]; }`, foreign)
+		img := strings.TrimSpace(must(t, "nix-build", "--no-out-link", "--arg", "builder", h.builder, "-E", fixturesExpr(expr)))
+		runBoth(t, img, "added\ngone\nU=1")
+	})
 	t.Run("docker save, name alone", func(t *testing.T) {
 		var m []struct{ RepoTags []string }
 		must(t, "tar", "-xf", two, "-C", dir, "manifest.json")
