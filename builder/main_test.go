@@ -138,7 +138,11 @@ func TestBuildImageBadInput(t *testing.T) {
 		{"uid negative", with("uid", -1), `expected non-negative numbers`},
 		{"bad created", with("created", "tomorrow"), `attribute "created"`},
 		{"unknown compressor", with("compressor", "lz4"), `expected one of none, gz, zstd`},
-		{"runAsRoot", with("runAsRoot", "mkdir /data"), `"runAsRoot" is not supported`},
+		{"runAsRoot without a VM", with("runAsRoot", "mkdir /data"), `attribute "runAsRoot" needs the attributes "vmKernel"`},
+		{"runAsRoot not a string", with("runAsRoot", 3), `attribute "runAsRoot": expected a string`},
+		{"diskSize zero", with("diskSize", 0), `attribute "diskSize": expected a positive number of megabytes, got 0`},
+		{"vmKernel missing", attrsWith(map[string]any{"outputs": map[string]string{"out": "$out"}, "imageName": "x", "runAsRoot": "true",
+			"vmKernel": "/nonexistent/kernel", "qemu": "/nonexistent/qemu", "scriptTools": []string{"/"}}, "x", nil), `attribute "vmKernel": kernel: stat /nonexistent/kernel`},
 		{"fromImage missing", with("fromImage", "/nonexistent/base.tar"), "fromImage /nonexistent/base.tar"},
 		{"config not a set", with("config", "x"), `attribute "config": expected an attribute set`},
 	} {
