@@ -20,6 +20,13 @@ let
   redis = if pkgs != null then pkgs.redis else fixtures.redis;
   buildEnv = if pkgs != null then pkgs.buildEnv else fixtures.buildEnv;
   getExe = p: "${p}/bin/hello";
+  cowsay = if pkgs != null then pkgs.cowsay else fixtures.cowsay;
+  # The fixtures' packages are plain derivations: overrideAttrs for them.
+  overrideAttrs = drv: f:
+    if drv ? overrideAttrs then drv.overrideAttrs f
+    else derivation (removeAttrs drv.drvAttrs [ "outputs" ] // f drv.drvAttrs);
+  # Without nixpkgs there is no bashInteractive: the fixtures' static bash.
+  nixShellArgs = if pkgs != null then { } else { shell = "${fixtures.bash}/bin/bash"; };
   # nixlib's own shadowSetup comes with the environment helpers; until
   # then, the fixtures' stand-in (static busybox scripts).
   shadowSetup = dt.shadowSetup or fixtures.shadowSetup;
@@ -192,4 +199,37 @@ in
       WorkingDir = "/data";
     };
   };
+
+  # ex-dockerTools-streamNixShellImage-hello
+  nix-shell-hello = dt.streamNixShellImage ({
+    drv = hello;
+    tag = "latest";
+  } // nixShellArgs);
+
+  # ex-dockerTools-buildNixShellImage-hello
+  nix-shell-hello-build = dt.buildNixShellImage ({
+    drv = hello;
+    tag = "latest";
+  } // nixShellArgs);
+
+  # ex-dockerTools-streamNixShellImage-extendingBuildInputs
+  nix-shell-cowsay = dt.streamNixShellImage ({
+    tag = "latest";
+    drv = overrideAttrs hello (old: {
+      nativeBuildInputs = old.nativeBuildInputs or [ ] ++ [
+        cowsay
+      ];
+    });
+  } // nixShellArgs);
+
+  # ex-dockerTools-streamNixShellImage-addingShellHook
+  nix-shell-hook = dt.streamNixShellImage ({
+    tag = "latest";
+    drv = overrideAttrs hello (old: {
+      shellHook = ''
+        ${old.shellHook or ""}
+        echo "Hello, world!"
+      '';
+    });
+  } // nixShellArgs);
 }

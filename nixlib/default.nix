@@ -32,6 +32,7 @@ let
   merge = import ./merge.nix { inherit lib; };
   pull = import ./pull.nix { inherit lib defaultArchitecture; };
   export = import ./export.nix { inherit lib; };
+  nixShell = import ./nixshell.nix { inherit lib layered pkgs; };
 in
 {
   inherit (layered) streamLayeredImage buildLayeredImage;
@@ -39,4 +40,5 @@ in
   inherit (merge) mergeImages;
   inherit (pull) pullImage;
   inherit (export) exportImage;
+  inherit (nixShell) streamNixShellImage buildNixShellImage;
 }

@@ -28,7 +28,7 @@ let
     in table.${cpu} or cpu;
 in
 rec {
-  inherit builderPath goarchOf system;
+  inherit builderPath goarchOf system scriptTools;
 
   toLower = replaceStrings upper lower;
 

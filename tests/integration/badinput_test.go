@@ -30,6 +30,11 @@ func TestEvaluationErrors(t *testing.T) {
 		{"buildImage: diskSize", `dockerTools.buildImage { name = "x"; diskSize = "big"; }`, "diskSize must be a positive number of megabytes"},
 		{"buildImage: unknown attribute", `dockerTools.buildImage { name = "x"; copyToRot = [ ]; }`, "unexpected argument 'copyToRot'"},
 		{"buildImage: extraCommands without a shell", `(import ` + h.repo + `/nixlib { inherit builder; }).buildImage { name = "x"; extraCommands = "mkdir a"; }`, "`extraCommands` needs a shell"},
+		{"nix-shell: drv not a derivation", `dockerTools.streamNixShellImage { drv = { name = "x"; }; }`, "streamNixShellImage: drv must be a derivation"},
+		{"nix-shell: command and run", `dockerTools.streamNixShellImage { drv = pkgs.greeter; command = "a"; run = "b"; }`, "give `command` or `run`, not both"},
+		{"nix-shell: fixed-output", `dockerTools.streamNixShellImage { drv = derivation { name = "f"; system = "x86_64-linux"; builder = "/b"; outputHash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; outputHashMode = "flat"; }; }`, "drv is a fixed-output derivation"},
+		{"nix-shell: structured attrs", `dockerTools.buildNixShellImage { drv = derivation { name = "s"; system = "x86_64-linux"; builder = "/b"; __structuredAttrs = true; }; }`, "drv uses __structuredAttrs"},
+		{"nix-shell: homeDirectory", `dockerTools.streamNixShellImage { drv = pkgs.greeter; homeDirectory = "build"; }`, "homeDirectory must be an absolute path"},
 		{"config not a set", `dockerTools.streamLayeredImage { name = "x"; config = [ ]; }`, "config must be an attribute set or null"},
 		{"extraCommands without a shell", `(import ` + h.repo + `/nixlib { inherit builder; }).streamLayeredImage { name = "x"; extraCommands = "mkdir a"; }`, "`extraCommands` needs a shell"},
 		{"unknown attribute", `dockerTools.streamLayeredImage { name = "x"; contnets = [ ]; }`, "unexpected argument 'contnets'"},
@@ -51,6 +56,7 @@ func TestBuildErrors(t *testing.T) {
 		{"fromImage a directory", `dockerTools.buildLayeredImage { name = "x"; fromImage = pkgs.libunistring; }`, "not a docker-archive"},
 		{"extraCommands fails", `dockerTools.streamLayeredImage { name = "x"; extraCommands = "echo going wrong >&2; exit 3"; }`, "extraCommands failed with exit status 3"},
 		{"fakeRootCommands fails in the chroot", `dockerTools.streamLayeredImage { name = "x"; enableFakechroot = true; fakeRootCommands = "mkdir /a; chown 5 /missing"; }`, "fakeRootCommands failed with exit status 1"},
+		{"nix-shell: no bash", `dockerTools.streamNixShellImage { drv = pkgs.greeter; }`, "/bin/bash does not exist: pass `shell` (a bash)"},
 		{"maxLayers below the base", `dockerTools.streamLayeredImage { name = "x"; fromImage = images.on-base; maxLayers = 5; contents = [ pkgs.hello ]; }`, `"maxLayers" (5) leaves no layer for store paths`},
 	} {
 		t.Run(tc.name, func(t *testing.T) { expectBuildError(t, tc.expr, tc.want) })

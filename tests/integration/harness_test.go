@@ -90,7 +90,7 @@ events_logger = "file"
 	h.podman = []string{"podman", "--root", filepath.Join(h.tmp, "podman", "root"),
 		"--runroot", filepath.Join(h.tmp, "podman", "run"), "--storage-driver", "vfs"}
 	h.images = map[string]string{}
-	return buildFixtures(slices.Concat(allFixtures, buildImageFixtures, fakeRootFixtures, runAsRootFixtures)...)
+	return buildFixtures(slices.Concat(allFixtures, buildImageFixtures, fakeRootFixtures, runAsRootFixtures, nixShellFixtures)...)
 }
 
 func teardown() {
