@@ -4,21 +4,22 @@
 #   dockerTools = (import ./. { pkgs = import <nixpkgs> { }; }).dockerTools;
 # Without nixpkgs (takes the prebuilt static executable):
 #   dockerTools = (import ./. { builder = ./dockertools; scriptTools = [ busybox ]; }).dockerTools;
+# Every other argument (scriptTools, system, vmKernel, qemu, ...) goes to
+# nixlib as it is.
 { pkgs ? null
 , builder ? null
-, scriptTools ? null
-, system ? null
-}:
+, ...
+}@args:
 let
   dockertools =
     if builder != null then builder
     else if pkgs != null then pkgs.callPackage ./package.nix { }
     else throw "dockertools: pass `pkgs` (nixpkgs, to build the Go program) or `builder` (the prebuilt static dockertools executable)";
-  optional = name: value: if value != null then { ${name} = value; } else { };
-  args = { builder = dockertools; inherit pkgs; } // optional "scriptTools" scriptTools // optional "system" system;
+  nixlibArgs = args // { builder = dockertools; };
 in
 {
   inherit dockertools;
-  dockerTools = import ./nixlib args;
-  examples = import ./examples args;
+  dockerTools = import ./nixlib nixlibArgs;
+  examples = import ./examples ({ inherit pkgs; builder = dockertools; }
+    // (if args ? system then { inherit (args) system; } else { }));
 }

@@ -37,6 +37,8 @@
 
       checks = forAllSystems (pkgs: {
         inherit (self.packages.${systemOf pkgs}) dockertools hello-image;
+        # The NixOS VM test (needs KVM): tests/nixos.
+        nixos-docker-tools = import ./tests/nixos { inherit pkgs; dockerTools = dockerToolsFor pkgs; };
       });
     };
 }
