@@ -29,3 +29,16 @@ check "default.nix with pkgs" '-hello\.tar\.gz\.drv"$' "$(nix-instantiate --eval
   let s = builtins.getFlake \"$stub\"; in (import $repo { pkgs = s.legacyPackages.$sys; }).examples.hello-layered.drvPath" --impure 2>&1 | tail -1)"
 check "default.nix with a builder only" '-stream-hello\.drv"$' "$(nix-instantiate --eval -E "
   (import $repo { builder = /bin/sh; }).examples.hello-stream.drvPath" 2>&1 | tail -1)"
+# tests/nixos needs nixpkgs to build; its images must at least evaluate,
+# here with the static fixtures standing in for nixpkgs' packages.
+check "tests/nixos images evaluate" '^\[ "/nix/store/.*\.drv"( "/nix/store/.*\.drv")* \]$' "$(nix-instantiate --eval --strict -E "
+  let
+    f = import $repo/tests/fixtures/pkgs.nix { };
+    pkgs = f // {
+      bashInteractive = f.bash; coreutils = f.busybox; nix = f.busybox;
+      runCommand = name: env: script: f.mk name script;
+      writeText = name: text: builtins.toFile name text;
+    };
+    dockerTools = import $repo/nixlib { builder = /bin/sh; scriptTools = [ f.busybox ]; inherit (f) vmKernel qemu shadow; cacert = f.cacert or null; };
+    images = import $repo/tests/nixos/images.nix { inherit pkgs dockerTools; };
+  in map (n: images.\${n}.drvPath) (builtins.attrNames (removeAttrs images [ \"helpers\" \"fake-chroot\" ]))" 2>&1 | tail -1)"
