@@ -30,6 +30,7 @@ type command struct {
 
 var commands = map[string]command{
 	"write-file":        {"(derivation builder) write attribute `text` to $out", writeFile},
+	"write-tree":        {"(derivation builder) write the `files`, `dirs` and `links` attributes as a tree to $out", writeTree},
 	"build-stream":      {"(derivation builder) streamLayeredImage: write the stream script to $out", buildStream},
 	"build-layered":     {"(derivation builder) buildLayeredImage: write the compressed image to $out", buildLayered},
 	"stream":            {"SCRIPT: write the image of a stream script to stdout (the scripts' shebang runs this)", stream},
@@ -44,7 +45,7 @@ var commands = map[string]command{
 func usage() string {
 	var b strings.Builder
 	b.WriteString("usage: dockertools COMMAND [ARGS]\n")
-	for _, name := range []string{"stream", "prefetch", "build-stream", "build-layered", "build-image", "build-image-layer", "merge-images", "pull", "export-image", "write-file"} {
+	for _, name := range []string{"stream", "prefetch", "build-stream", "build-layered", "build-image", "build-image-layer", "merge-images", "pull", "export-image", "write-file", "write-tree"} {
 		fmt.Fprintf(&b, "  %-18s %s\n", name, commands[name].usage)
 	}
 	return b.String()

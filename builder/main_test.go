@@ -168,3 +168,26 @@ func TestBuildImageEmpty(t *testing.T) {
 		t.Fatalf("image: %v, manifest not found with the lower-cased name and the tag from $out's name", err)
 	}
 }
+
+func TestWriteTree(t *testing.T) {
+	out, err := build(t, writeTree, `{"outputs":{"out":"$out"},"files":{"etc/passwd":"root:x:0:0::/:/bin/sh\n"},
+		"dirs":["var/empty"],"links":{"bin/sh":["/nonexistent/sh","/bin/sh"]}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "etc/passwd")); string(b) != "root:x:0:0::/:/bin/sh\n" {
+		t.Errorf("etc/passwd = %q", b)
+	}
+	if l, _ := os.Readlink(filepath.Join(out, "bin/sh")); l != "/bin/sh" {
+		t.Errorf("bin/sh -> %q, want the first candidate that exists", l)
+	}
+	for _, tc := range []struct{ attrs, want string }{
+		{`{"outputs":{"out":"$out"},"files":{"../escape":"x"}}`, `attribute "files": "../escape" is not a relative path`},
+		{`{"outputs":{"out":"$out"},"links":{"bin/sh":["/nonexistent/a"]}}`, `attribute "links": none of /nonexistent/a exists, for bin/sh`},
+		{`{"outputs":{"out":"$out"},"dirs":"var"}`, `attribute "dirs"`},
+	} {
+		if _, err := build(t, writeTree, tc.attrs); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error = %v, want one containing %q", err, tc.want)
+		}
+	}
+}

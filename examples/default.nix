@@ -14,7 +14,7 @@ let
     if dockerTools != null then dockerTools
     else import ../nixlib ({ inherit builder pkgs system; } // (if pkgs == null then {
       scriptTools = [ fixtures.busybox ];
-      inherit (fixtures) vmKernel qemu;
+      inherit (fixtures) vmKernel qemu shadow cacert;
     } else { }));
   hello = if pkgs != null then pkgs.hello else fixtures.hello;
   redis = if pkgs != null then pkgs.redis else fixtures.redis;
@@ -27,9 +27,7 @@ let
     else derivation (removeAttrs drv.drvAttrs [ "outputs" ] // f drv.drvAttrs);
   # Without nixpkgs there is no bashInteractive: the fixtures' static bash.
   nixShellArgs = if pkgs != null then { } else { shell = "${fixtures.bash}/bin/bash"; };
-  # nixlib's own shadowSetup comes with the environment helpers; until
-  # then, the fixtures' stand-in (static busybox scripts).
-  shadowSetup = dt.shadowSetup or fixtures.shadowSetup;
+  inherit (dt) shadowSetup;
 in
 {
   # ex-dockerTools-buildLayeredImage-hello
@@ -232,4 +230,30 @@ in
       '';
     });
   } // nixShellArgs);
+
+  # ex-dockerTools-helpers-buildImage
+  env-helpers-image = dt.buildImage {
+    name = "env-helpers";
+    tag = "latest";
+
+    copyToRoot = [
+      hello
+      dt.binSh
+    ];
+  };
+
+  # ex-dockerTools-helpers-buildLayeredImage
+  env-helpers-layered = dt.buildLayeredImage {
+    name = "env-helpers";
+    tag = "latest";
+
+    contents = [
+      hello
+      dt.binSh
+    ];
+
+    config = {
+      Cmd = [ "/bin/hello" ];
+    };
+  };
 }

@@ -13,12 +13,18 @@
 #              holding virtio, 9p and overlay); default pkgs.linux.
 # qemu:        a package with bin/qemu-system-<cpu> for that VM; default
 #              pkgs.qemu_kvm.
+# cacert:      the package caCertificates links (etc/ssl/certs/ca-bundle.crt);
+#              default pkgs.cacert.
+# shadow:      the package shadowSetup puts on PATH (useradd, groupadd, ...);
+#              default pkgs.shadow.
 { builder
 , pkgs ? null
 , scriptTools ? (if pkgs != null then [ pkgs.bash ] ++ pkgs.stdenv.initialPath else [ ])
 , system ? (if pkgs != null then pkgs.stdenv.buildPlatform.system else builtins.currentSystem)
 , vmKernel ? (if pkgs != null then pkgs.linux else null)
 , qemu ? (if pkgs != null then pkgs.qemu_kvm or pkgs.qemu else null)
+, cacert ? null
+, shadow ? null
 , ...
 }:
 let
@@ -33,6 +39,7 @@ let
   pull = import ./pull.nix { inherit lib defaultArchitecture; };
   export = import ./export.nix { inherit lib; };
   nixShell = import ./nixshell.nix { inherit lib layered pkgs; };
+  helpers = import ./helpers.nix { inherit lib pkgs cacert shadow; };
 in
 {
   inherit (layered) streamLayeredImage buildLayeredImage;
@@ -41,4 +48,5 @@ in
   inherit (pull) pullImage;
   inherit (export) exportImage;
   inherit (nixShell) streamNixShellImage buildNixShellImage;
+  inherit (helpers) usrBinEnv binSh caCertificates fakeNss shadowSetup;
 }

@@ -39,6 +39,6 @@ check "tests/nixos images evaluate" '^\[ "/nix/store/.*\.drv"( "/nix/store/.*\.d
       runCommand = name: env: script: f.mk name script;
       writeText = name: text: builtins.toFile name text;
     };
-    dockerTools = import $repo/nixlib { builder = /bin/sh; scriptTools = [ f.busybox ]; inherit (f) vmKernel qemu shadow; cacert = f.cacert or null; };
+    dockerTools = import $repo/nixlib { builder = /bin/sh; scriptTools = [ f.busybox ]; inherit (f) vmKernel qemu shadow cacert; };
     images = import $repo/tests/nixos/images.nix { inherit pkgs dockerTools; };
-  in map (n: images.\${n}.drvPath) (builtins.attrNames (removeAttrs images [ \"helpers\" \"fake-chroot\" ]))" 2>&1 | tail -1)"
+  in map (n: images.\${n}.drvPath) (builtins.attrNames images)" 2>&1 | tail -1)"

@@ -90,7 +90,7 @@ events_logger = "file"
 	h.podman = []string{"podman", "--root", filepath.Join(h.tmp, "podman", "root"),
 		"--runroot", filepath.Join(h.tmp, "podman", "run"), "--storage-driver", "vfs"}
 	h.images = map[string]string{}
-	return buildFixtures(slices.Concat(allFixtures, buildImageFixtures, fakeRootFixtures, runAsRootFixtures, nixShellFixtures)...)
+	return buildFixtures(slices.Concat(allFixtures, buildImageFixtures, fakeRootFixtures, runAsRootFixtures, nixShellFixtures, helperFixtures)...)
 }
 
 func teardown() {
@@ -197,7 +197,7 @@ func nixEval(t *testing.T, expr string) string {
 
 // fixturesExpr wraps an expression so that `images` and `pkgs` are in scope.
 func fixturesExpr(body string) string {
-	return fmt.Sprintf(`{ builder }: let images = import %s/images.nix { inherit builder; }; pkgs = import %s/pkgs.nix { }; dockerTools = import %s/nixlib { inherit builder; scriptTools = [ pkgs.busybox ]; inherit (pkgs) vmKernel qemu; }; in %s`,
+	return fmt.Sprintf(`{ builder }: let images = import %s/images.nix { inherit builder; }; pkgs = import %s/pkgs.nix { }; dockerTools = import %s/nixlib { inherit builder; scriptTools = [ pkgs.busybox ]; inherit (pkgs) vmKernel qemu shadow cacert; }; in %s`,
 		h.fixtures, h.fixtures, h.repo, body)
 }
 

@@ -17,7 +17,7 @@ var buildImageFixtures = []string{
 	"redis", "hello-extra-commands", "hello-created-now", "image-on-base", "image-on-base-none",
 	"image-on-base.layer", "image-config-only", "dirlinks", "dirlinks-keep", "owned", "redis-zstd",
 	"redis-none", "image-tagless", "image-arm64", "image-contents", "nixdb-image", "nixdb-layered",
-	"nixdb-stream", "helpers-shape", "merged", "hello-export", "hello-export-unnamed",
+	"nixdb-stream", "merged", "hello-export", "hello-export-unnamed",
 }
 
 func storePath(t *testing.T, expr string) string {
@@ -110,10 +110,6 @@ func TestKeepContentsDirlinks(t *testing.T) {
 }
 
 // Several small trees (the environment helpers' shape) merge at /.
-func TestImageHelperTrees(t *testing.T) {
-	runBoth(t, image(t, "helpers-shape"), "CERT CERT root:x:0:0:root user:/var/empty:/bin/sh")
-}
-
 func TestImageOwner(t *testing.T) {
 	runBoth(t, image(t, "owned"), "1000:1000:315532800\n1000:1000:315532800")
 }
