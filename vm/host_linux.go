@@ -71,6 +71,11 @@ var errKVM = errors.New("KVM could not run the guest")
 
 const kvmBootLimit = 15 * time.Second
 
+// errQboot marks QEMU exiting before the guest started while asked to use
+// qboot, the minimal firmware that boots Linux faster than SeaBIOS and
+// writes nothing to the console; a QEMU without it gets its default.
+var errQboot = errors.New("QEMU failed with qboot")
+
 // Run boots the VM, runs the job and returns the handler's result (JSON).
 func Run(c Config) (json.RawMessage, *Stats, error) {
 	if c.Console == nil {
@@ -101,7 +106,11 @@ func Run(c Config) (json.RawMessage, *Stats, error) {
 		}
 	}
 	for i, accel := range accels {
-		res, st, err := attempt(&c, tmp, accel)
+		res, st, err := attempt(&c, tmp, accel, true)
+		if errors.Is(err, errQboot) {
+			fmt.Fprintf(c.Console, "vm: QEMU did not start with qboot; starting again with its default firmware\n")
+			res, st, err = attempt(&c, tmp, accel, false)
+		}
 		if errors.Is(err, errKVM) && i+1 < len(accels) {
 			fmt.Fprintf(c.Console, "vm: KVM could not run the guest; starting again under TCG emulation\n")
 			continue
@@ -161,7 +170,7 @@ func writeInitramfs(c *Config, dir string) error {
 	return os.Mkdir(filepath.Join(dir, "ctl"), 0o755)
 }
 
-func attempt(c *Config, dir, accel string) (json.RawMessage, *Stats, error) {
+func attempt(c *Config, dir, accel string, qboot bool) (json.RawMessage, *Stats, error) {
 	ctl := filepath.Join(dir, "ctl")
 	os.Remove(filepath.Join(ctl, "outcome.json"))
 	os.Remove(filepath.Join(ctl, "started"))
@@ -176,6 +185,9 @@ func attempt(c *Config, dir, accel string) (json.RawMessage, *Stats, error) {
 		"-qmp", "unix:" + sock + ",server=on,wait=off",
 		"-kernel", c.Kernel.Image, "-initrd", filepath.Join(dir, "initrd"),
 		"-append", "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init",
+	}
+	if qboot {
+		args = append(args, "-bios", "qboot.rom")
 	}
 	for _, s := range append([]Share{{Tag: ctlTag, Path: ctl, Mount: ctlMount}}, c.Shares...) {
 		opt := fmt.Sprintf("local,path=%s,mount_tag=%s,security_model=none,id=%s", s.Path, s.Tag, s.Tag)
@@ -213,6 +225,9 @@ func attempt(c *Config, dir, accel string) (json.RawMessage, *Stats, error) {
 	for {
 		select {
 		case err := <-exited:
+			if _, serr := os.Stat(filepath.Join(ctl, "started")); err != nil && serr != nil && qboot {
+				return nil, nil, fmt.Errorf("%w: %v", errQboot, err)
+			}
 			if err != nil && accel == "kvm" {
 				// QEMU gave up on KVM before the guest ran (no outcome yet).
 				if _, serr := os.Stat(filepath.Join(ctl, "outcome.json")); serr != nil {

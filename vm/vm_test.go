@@ -127,3 +127,19 @@ func TestKernelErrors(t *testing.T) {
 		t.Errorf("ModulesFor(overlay) = %v", err)
 	}
 }
+
+// A QEMU without qboot gets its default firmware.
+func TestWithoutQboot(t *testing.T) {
+	k, qemu := testVM(t)
+	wrapper := filepath.Join(t.TempDir(), "qemu")
+	os.WriteFile(wrapper, []byte("#!/bin/sh\ncase \"$*\" in *qboot.rom*) echo 'could not load PC BIOS' >&2; exit 1;; esac\nexec "+qemu+" \"$@\"\n"), 0o755)
+	in, out := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(in, "hello"), []byte("x"), 0o644)
+	var console bytes.Buffer
+	_, _, err := Run(Config{QEMU: wrapper, Kernel: k, Accel: "tcg", MemoryMB: 256, Timeout: time.Minute,
+		Console: &console, WorkDir: t.TempDir(), Job: "test-echo", Payload: map[string]string{},
+		Shares: []Share{{Tag: "in", Path: in, Mount: "/in", ReadOnly: true}, {Tag: "out", Path: out, Mount: "/out"}}})
+	if err != nil || !strings.Contains(console.String(), "starting again with its default firmware") {
+		t.Fatalf("%v\nconsole:\n%s", err, console.String())
+	}
+}
