@@ -82,14 +82,10 @@ let
       isExe = true;
     });
 
-  buildLayeredImage =
-    { name, compressor ? "gz", ... }@args:
-    let
-      stream = streamLayeredImage (removeAttrs args [ "compressor" ]);
-      ext = extensionOf "buildLayeredImage" compressor;
-    in
+  # The image a stream script writes, compressed into the store.
+  compressStream = fname: name: stream: compressor:
     mkDerivation {
-      name = "${baseName name}.tar${ext}";
+      name = "${baseName name}.tar${extensionOf fname compressor}";
       command = "build-layered";
       inherit compressor;
       inherit (stream) imageName;
@@ -99,8 +95,13 @@ let
       inherit (stream) imageTag;
       inherit stream;
     };
+
+  buildLayeredImage =
+    { name, compressor ? "gz", ... }@args:
+    compressStream "buildLayeredImage" name (streamLayeredImage (removeAttrs args [ "compressor" ])) compressor;
 in
 {
   streamLayeredImage = makeOverridable streamLayeredImage;
   buildLayeredImage = makeOverridable buildLayeredImage;
+  inherit compressStream;
 }

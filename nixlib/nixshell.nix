@@ -117,22 +117,8 @@ let
     builtins.seq (builtins.deepSeq checks null) stream;
 
   buildNixShellImage = { drv, compressor ? "gz", ... }@args:
-    let
-      stream = streamNixShellImage (removeAttrs args [ "compressor" ]);
-      ext = lib.extensionOf "buildNixShellImage" compressor;
-      name = args.name or ((drv.name or "nix-shell") + "-env");
-    in
-    mkDerivation {
-      name = "${baseName name}.tar${ext}";
-      command = "build-layered";
-      inherit compressor;
-      inherit (stream) imageName;
-      stream = "${stream}";
-    } // {
-      passthru = { inherit (stream) imageTag; inherit stream; };
-      inherit (stream) imageTag;
-      inherit stream;
-    };
+    layered.compressStream "buildNixShellImage" (args.name or ((drv.name or "nix-shell") + "-env"))
+      (streamNixShellImage (removeAttrs args [ "compressor" ])) compressor;
 in
 {
   inherit streamNixShellImage buildNixShellImage;
