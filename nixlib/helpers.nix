@@ -28,7 +28,8 @@ let
     { };
 in
 {
-  inherit fakeNss;
+  # The documentation calls it a re-export of nixpkgs' fakeNss.
+  fakeNss = if pkgs != null && pkgs ? fakeNss then pkgs.fakeNss else fakeNss;
 
   usrBinEnv = tree "usr-bin-env" {
     links."usr/bin/env" =
@@ -67,12 +68,13 @@ in
       s = if shadow != null then shadow
         else if pkgs != null then pkgs.shadow
         else missing "shadowSetup" "shadow" "a package with bin/useradd and bin/groupadd";
+      rootShell = if pkgs != null then pkgs.runtimeShell else "/bin/sh";
     in
     ''
       export PATH=${s}/bin:$PATH
       mkdir -p /etc/pam.d
       if [ ! -f /etc/passwd ]; then
-        echo 'root:x:0:0::/root:/bin/sh' > /etc/passwd
+        echo 'root:x:0:0::/root:${rootShell}' > /etc/passwd
         echo 'root:!x:::::::' > /etc/shadow
       fi
       if [ ! -f /etc/group ]; then

@@ -29,6 +29,12 @@ check "default.nix with pkgs" '-hello\.tar\.gz\.drv"$' "$(nix-instantiate --eval
   let s = builtins.getFlake \"$stub\"; in (import $repo { pkgs = s.legacyPackages.$sys; }).examples.hello-layered.drvPath" --impure 2>&1 | tail -1)"
 check "default.nix with a builder only" '-stream-hello\.drv"$' "$(nix-instantiate --eval -E "
   (import $repo { builder = /bin/sh; }).examples.hello-stream.drvPath" 2>&1 | tail -1)"
+check "default.nix with pkgs: environment helpers" '^"usr-bin-env bin-sh ca-certificates fake-nss .*-shadow/bin:' "$(nix-instantiate --eval --strict -E "
+  let s = builtins.getFlake \"$stub\"; d = (import $repo { pkgs = s.legacyPackages.$sys; }).dockerTools;
+      name = drv: builtins.seq drv.drvPath drv.name;
+  in builtins.concatStringsSep \" \" ((map (h: name d.\${h}) [ \"usrBinEnv\" \"binSh\" \"caCertificates\" \"fakeNss\" ]) ++ [ d.shadowSetup ])" --impure 2>&1 | tail -1)"
+check "default.nix with pkgs: helper examples" '-docker-image-env-helpers\.tar\.gz\.drv"$' "$(nix-instantiate --eval -E "
+  let s = builtins.getFlake \"$stub\"; in (import $repo { pkgs = s.legacyPackages.$sys; }).examples.env-helpers-image.drvPath" --impure 2>&1 | tail -1)"
 # tests/nixos needs nixpkgs to build; its images must at least evaluate,
 # here with the static fixtures standing in for nixpkgs' packages.
 check "tests/nixos images evaluate" '^\[ "/nix/store/.*\.drv"( "/nix/store/.*\.drv")* \]$' "$(nix-instantiate --eval --strict -E "

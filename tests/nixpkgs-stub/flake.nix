@@ -23,6 +23,13 @@
             stdenv = { hostPlatform.system = system; buildPlatform.system = system; initialPath = [ (stub "coreutils") ]; };
             go.GOARCH = { x86_64-linux = "amd64"; aarch64-linux = "arm64"; }.${system};
             bash = stub "bash";
+            # What dockerTools' environment helpers take from nixpkgs.
+            coreutils = stub "coreutils";
+            bashInteractive = stub "bash-interactive";
+            runtimeShell = "${pkgs.bash}/bin/bash";
+            cacert = stub "cacert";
+            shadow = stub "shadow";
+            fakeNss = stub "fake-nss" // { override = _: stub "fake-nss"; };
             hello = stub "hello";
             buildGoModule = args: stub "${args.pname}-${args.version}" // { inherit (args) vendorHash; };
             callPackage = f: over: (if builtins.isFunction f then f else import f) (builtins.intersectAttrs (builtins.functionArgs (import f)) pkgs // over);
