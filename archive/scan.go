@@ -9,9 +9,12 @@ import (
 	"strings"
 )
 
+// The names by which a layer deletes what the layers below it hold: a
+// ".wh.NAME" entry deletes NAME, an OpaqueMarker in a directory hides the
+// directory's whole content below.
 const (
-	whiteoutPrefix = ".wh."
-	opaqueMarker   = ".wh..wh..opq"
+	WhiteoutPrefix = ".wh."
+	OpaqueMarker   = ".wh..wh..opq"
 )
 
 // layerScan is what one layer does to the image's /nix/store: the store
@@ -79,10 +82,10 @@ func insideRoot(dir, name string) (string, bool) {
 func (s *layerScan) record(name string) {
 	dir, base := path.Split(name)
 	dir = strings.TrimSuffix(dir, "/")
-	if strings.HasPrefix(base, whiteoutPrefix) {
-		hidden := strings.TrimPrefix(base, whiteoutPrefix)
+	if strings.HasPrefix(base, WhiteoutPrefix) {
+		hidden := strings.TrimPrefix(base, WhiteoutPrefix)
 		switch {
-		case base == opaqueMarker && (dir == "nix/store" || dir == "nix" || dir == ""):
+		case base == OpaqueMarker && (dir == "nix/store" || dir == "nix" || dir == ""):
 			s.opaque = true
 		case dir == "nix/store":
 			s.removed = append(s.removed, hidden)

@@ -6,8 +6,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
+
+	"github.com/nix-dockertools/dockertools/layer"
 )
 
 // writeTree writes a small directory tree to $out: attribute `files`
@@ -53,7 +54,7 @@ func writeTree(_ []string) error {
 			return err
 		}
 	}
-	for _, rel := range sortedKeys(t.Files) {
+	for _, rel := range layer.SortedNames(t.Files) {
 		p, err := place("files", rel)
 		if err != nil {
 			return err
@@ -62,7 +63,7 @@ func writeTree(_ []string) error {
 			return err
 		}
 	}
-	for _, rel := range sortedKeys(t.Links) {
+	for _, rel := range layer.SortedNames(t.Links) {
 		p, err := place("links", rel)
 		if err != nil {
 			return err
@@ -95,13 +96,4 @@ func writeTree(_ []string) error {
 		return err
 	}
 	return os.Rename(tmp, out)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -9,12 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nix-dockertools/dockertools/chroot"
 )
 
 // The builder re-executes itself (/proc/self/exe) with these first
@@ -127,17 +128,8 @@ func mountNamespace(c *config) error {
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("binding %s: %w", root, err)
 	}
-	for _, m := range chrootMounts {
-		target := filepath.Join(root, m.path)
-		if fi, err := os.Lstat(target); err != nil || !fi.IsDir() {
-			continue // Run made the directories that were missing; a non-directory stays
-		}
-		if m.scratch && !slices.Contains(c.Made, target) {
-			continue // the layer's own directory: what the script puts there stays
-		}
-		if err := m.mount(target); err != nil {
-			return err
-		}
+	if err := chroot.Apply(root, chrootMounts, c.Made); err != nil {
+		return err
 	}
 	if err := unix.Chdir(root); err != nil {
 		return err
@@ -153,14 +145,10 @@ func mountNamespace(c *config) error {
 	return unix.Chdir("/")
 }
 
-type chrootMount struct {
-	path    string
-	scratch bool // only where the layer has no such directory
-	mount   func(target string) error
-}
-
-var chrootMounts = []chrootMount{
-	{"nix/store", false, func(target string) error {
+// chrootMounts are what the fake chroot borrows; Run makes their mount
+// points (chroot.Prepare) before the namespaces exist and removes them after.
+var chrootMounts = []chroot.Mount{
+	{Path: "nix/store", Do: func(target string) error {
 		if _, err := os.Stat("/nix/store"); err != nil {
 			return nil
 		}
@@ -169,13 +157,13 @@ var chrootMounts = []chrootMount{
 		}
 		return readOnlyUnder(target)
 	}},
-	{"dev", false, func(target string) error {
+	{Path: "dev", Do: func(target string) error {
 		if err := unix.Mount("/dev", target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("binding /dev: %w", err)
 		}
 		return nil
 	}},
-	{"proc", false, func(target string) error {
+	{Path: "proc", Do: func(target string) error {
 		// A proc of our own pid namespace; where the host hides parts of
 		// /proc (containers) a new one is refused, so bind the old.
 		if unix.Mount("proc", target, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "") == nil {
@@ -188,7 +176,7 @@ var chrootMounts = []chrootMount{
 	}},
 	// TMPDIR is /tmp in the chroot; a layer without /tmp gets a scratch one
 	// that does not end up in the image.
-	{"tmp", true, func(target string) error {
+	{Path: "tmp", Scratch: true, Do: func(target string) error {
 		if err := unix.Mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 			return fmt.Errorf("mounting a tmpfs on /tmp: %w", err)
 		}
@@ -299,14 +287,14 @@ func layerEtc(dir string) error {
 			if s.mode.IsDir() {
 				err = os.Mkdir(p, 0o755)
 			} else {
-				err = writeFile(p, nil, 0o644)
+				err = os.WriteFile(p, nil, 0o644)
 			}
 			if err == nil {
 				err = unix.Mount(fmt.Sprintf("/proc/self/fd/%d", s.fd), p, "", unix.MS_BIND|unix.MS_REC, "")
 			}
 			unix.Close(s.fd)
 		default:
-			err = writeFile(p, s.data, s.mode.Perm())
+			err = os.WriteFile(p, s.data, s.mode.Perm())
 		}
 		if err != nil {
 			return fmt.Errorf("rebuilding /etc/%s: %w", s.name, err)
@@ -318,18 +306,6 @@ func layerEtc(dir string) error {
 		}
 	}
 	return nil
-}
-
-func writeFile(p string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // pinToThisCPU confines the supervisor's thread, and so the script it

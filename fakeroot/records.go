@@ -3,6 +3,7 @@
 package fakeroot
 
 import (
+	"cmp"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -138,20 +139,7 @@ func (rs records) table(status int) *Table {
 		t.Records = append(t.Records, *r)
 	}
 	slices.SortFunc(t.Records, func(a, b Record) int {
-		if a.Dev != b.Dev {
-			return cmpU(a.Dev, b.Dev)
-		}
-		return cmpU(a.Ino, b.Ino)
+		return cmp.Or(cmp.Compare(a.Dev, b.Dev), cmp.Compare(a.Ino, b.Ino))
 	})
 	return t
-}
-
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

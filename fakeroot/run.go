@@ -4,7 +4,6 @@ package fakeroot
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/nix-dockertools/dockertools/chroot"
+	"github.com/nix-dockertools/dockertools/shell"
 )
 
 // Options say what to run and where.
@@ -45,8 +47,8 @@ func Run(o Options) (*Table, error) {
 	env := o.Env
 	var made []string
 	if o.Chroot {
-		made, err = makeMountPoints(dir)
-		defer removeMountPoints(made)
+		made, err = chroot.Prepare(dir, chrootMounts)
+		defer chroot.Remove(made)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", o.Attr, err)
 		}
@@ -100,39 +102,9 @@ func Run(o Options) (*Table, error) {
 		return nil, fmt.Errorf("%s: the fake root could not run the script (%v); see the messages above", o.Attr, runErr)
 	}
 	if t.Status != 0 {
-		return &t, fmt.Errorf("%s failed with exit status %d (its output is above)", o.Attr, t.Status)
+		return &t, shell.Failed(o.Attr, t.Status)
 	}
 	return &t, nil
-}
-
-// makeMountPoints creates the directories the chroot mounts on that the
-// layer lacks, returning them (parents first) for removeMountPoints.
-func makeMountPoints(dir string) ([]string, error) {
-	var made []string
-	for _, m := range chrootMounts {
-		p := dir
-		for _, c := range strings.Split(m.path, "/") {
-			p = filepath.Join(p, c)
-			if _, err := os.Lstat(p); err == nil {
-				continue
-			} else if !errors.Is(err, os.ErrNotExist) {
-				return made, err
-			}
-			if err := os.Mkdir(p, 0o755); err != nil {
-				return made, fmt.Errorf("making the mount point %s: %w", p, err)
-			}
-			made = append(made, p)
-		}
-	}
-	return made, nil
-}
-
-// removeMountPoints removes the directories makeMountPoints made, unless
-// the script put something in them (then they belong to the layer).
-func removeMountPoints(made []string) {
-	for i := len(made) - 1; i >= 0; i-- {
-		os.Remove(made[i])
-	}
 }
 
 // chrootEnv points the temporary directory variables into the chroot; the

@@ -65,14 +65,10 @@ const (
 // ownership, modes and device types of the files under root into their
 // tar headers. Owner names come from root's etc/passwd and etc/group as
 // the script left them (uid/gid 0 are "root" regardless).
-func (t *Table) Override(root string) func(rel string, h *layer.Header) {
+func (t *Table) Override(root string) func(rel string, fi os.FileInfo, h *layer.Header) {
 	users := readNames(filepath.Join(root, "etc/passwd"))
 	groups := readNames(filepath.Join(root, "etc/group"))
-	return func(rel string, h *layer.Header) {
-		fi, err := os.Lstat(filepath.Join(root, rel))
-		if err != nil {
-			return
-		}
+	return func(_ string, fi os.FileInfo, h *layer.Header) {
 		r, ok := t.Lookup(fi)
 		if !ok {
 			return

@@ -185,8 +185,8 @@ func atPath(dirfd, path uint64, flags uint64) statCall {
 	return statCall{dirfd: dirfd, path: path, noFollow: flags&unix.AT_SYMLINK_NOFOLLOW != 0, emptyPathArg: flags & unix.AT_EMPTY_PATH}
 }
 
-var fdcwd int64 = unix.AT_FDCWD
-var atFDCWD = uint64(fdcwd)
+// atFDCWD is AT_FDCWD (-100) as a register holds it.
+const atFDCWD = ^uint64(0) - 99
 
 func (c statCall) load(r *regs, buf uint64, rewound bool) {
 	n := uint64(sysNewfstatat)

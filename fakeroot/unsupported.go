@@ -19,9 +19,10 @@ type Options struct {
 	Stderr io.Writer
 }
 
-// Run is only implemented for linux/amd64 so far.
+// Run needs linux/amd64: the supervisor rewrites system calls by their
+// numbers and registers, which differ per architecture.
 func Run(o Options) (*Table, error) {
-	return nil, fmt.Errorf("%s: the fake root is not implemented on %s/%s yet", o.Attr, runtime.GOOS, runtime.GOARCH)
+	return nil, fmt.Errorf("%s needs a linux/amd64 builder (its fake root traces system calls by architecture-specific numbers); this builder is %s/%s", o.Attr, runtime.GOOS, runtime.GOARCH)
 }
 
 // Main does nothing here.

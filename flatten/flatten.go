@@ -16,11 +16,9 @@ import (
 )
 
 const (
-	whiteoutPrefix = ".wh."
-	metaPrefix     = ".wh..wh." // AUFS metadata, never part of the filesystem
-	opaqueMarker   = ".wh..wh..opq"
-	plinkDir       = ".wh..wh.plnk" // AUFS keeps hard link targets here
-	bufSize        = 1 << 20
+	metaPrefix = ".wh..wh."     // AUFS metadata, never part of the filesystem
+	plinkDir   = ".wh..wh.plnk" // AUFS keeps hard link targets here
+	bufSize    = 1 << 20
 )
 
 // file is what a tar header says of one inode: shared by every hard link
@@ -161,7 +159,7 @@ func (fl *flattener) readLayer(i int, l *archive.BaseLayer, r io.Reader) error {
 		dir, base := path.Split(name)
 		dir = path.Clean(dir)
 
-		if hasMetaComponent(dir) || (strings.HasPrefix(base, metaPrefix) && base != opaqueMarker) {
+		if hasMetaComponent(dir) || (strings.HasPrefix(base, metaPrefix) && base != archive.OpaqueMarker) {
 			// AUFS metadata. Files under .wh..wh.plnk are the targets of
 			// this layer's hard links into it.
 			if first, _, _ := strings.Cut(name, "/"); first == plinkDir && isRegular(h) {
@@ -169,11 +167,11 @@ func (fl *flattener) readLayer(i int, l *archive.BaseLayer, r io.Reader) error {
 			}
 			continue
 		}
-		if base == opaqueMarker {
+		if base == archive.OpaqueMarker {
 			ops = append(ops, op{kind: opOpaque, name: dir})
 			continue
 		}
-		if hidden, ok := strings.CutPrefix(base, whiteoutPrefix); ok {
+		if hidden, ok := strings.CutPrefix(base, archive.WhiteoutPrefix); ok {
 			if hidden != "" && hidden != "." && hidden != ".." {
 				ops = append(ops, op{kind: opWhiteout, name: path.Join(dir, hidden)})
 			}

@@ -185,7 +185,7 @@ func layerEntries(o *Options, base *archive.Base) (entries []layer.Entry, cleanu
 	}
 	var treeEntries []layer.Entry
 	switch {
-	case strings.TrimSpace(o.RunAsRoot) != "":
+	case !shell.Blank(o.RunAsRoot):
 		work, err := os.MkdirTemp(o.WorkDir, "runasroot-")
 		if err != nil {
 			return nil, cleanup, err
@@ -194,7 +194,7 @@ func layerEntries(o *Options, base *archive.Base) (entries []layer.Entry, cleanu
 		if treeEntries, err = runAsRootEntries(o, base, tree, work); err != nil {
 			return nil, cleanup, err
 		}
-	case strings.TrimSpace(o.ExtraCommands) == "":
+	case shell.Blank(o.ExtraCommands):
 		treeEntries = tree.entries()
 	default:
 		work, err := os.MkdirTemp(o.WorkDir, "layer-")

@@ -10,6 +10,7 @@ import (
 	"github.com/nix-dockertools/dockertools/compress"
 	"github.com/nix-dockertools/dockertools/layer"
 	"github.com/nix-dockertools/dockertools/nixattrs"
+	"github.com/nix-dockertools/dockertools/shell"
 )
 
 // Options are buildImage's attributes, as its derivations get them.
@@ -89,7 +90,7 @@ func (o *Options) check() error {
 		return fmt.Errorf(`attribute "buildVMMemorySize": expected a positive number of megabytes, got %d`, o.BuildVMMemorySize)
 	case o.RunAsRootTimeout <= 0:
 		return fmt.Errorf(`attribute "runAsRootTimeout": expected a positive number of seconds, got %d`, o.RunAsRootTimeout)
-	case strings.TrimSpace(o.RunAsRoot) != "" && (o.VMKernel == "" || o.QEMU == ""):
+	case !shell.Blank(o.RunAsRoot) && (o.VMKernel == "" || o.QEMU == ""):
 		return errors.New(`attribute "runAsRoot" needs the attributes "vmKernel" (a kernel package) and "qemu" (a qemu-system program): nixlib passes them from its vmKernel and qemu arguments, or from pkgs`)
 	}
 	for _, c := range o.CopyToRoot {

@@ -14,6 +14,7 @@ import (
 	"github.com/nix-dockertools/dockertools/archive"
 	"github.com/nix-dockertools/dockertools/flatten"
 	"github.com/nix-dockertools/dockertools/layer"
+	"github.com/nix-dockertools/dockertools/outfile"
 	"github.com/nix-dockertools/dockertools/shell"
 	"github.com/nix-dockertools/dockertools/vm"
 )
@@ -55,7 +56,7 @@ func runAsRootEntries(o *Options, base *archive.Base, tree *rootTree, work strin
 	}
 	j := rootJob{Layer: jobMount + "/layer.tar", Out: jobMount + "/out.tar", DiskMB: o.DiskSize,
 		MTime: layerMTime, StoreDir: storeMount}
-	if err := writeFile(filepath.Join(share, "layer.tar"), func(w io.Writer) error {
+	if err := outfile.Write(filepath.Join(share, "layer.tar"), 0o644, func(w io.Writer) error {
 		_, _, err := layer.Write(w, tree.entries())
 		return err
 	}); err != nil {
@@ -63,7 +64,7 @@ func runAsRootEntries(o *Options, base *archive.Base, tree *rootTree, work strin
 	}
 	if base != nil {
 		j.Base = jobMount + "/base.tar"
-		if err := writeFile(filepath.Join(share, "base.tar"), func(w io.Writer) error {
+		if err := outfile.Write(filepath.Join(share, "base.tar"), 0o644, func(w io.Writer) error {
 			return flatten.Write(w, base, work, layerMTime)
 		}); err != nil {
 			return nil, fmt.Errorf("runAsRoot: writing the base image's files: %w", err)
@@ -74,8 +75,10 @@ func runAsRootEntries(o *Options, base *archive.Base, tree *rootTree, work strin
 		return nil, err
 	}
 	j.Script, j.Env = argv, guestEnv(env)
-	if strings.TrimSpace(o.ExtraCommands) != "" {
-		j.Extra = []string{argv[0], "-e", "-c", o.ExtraCommands}
+	if !shell.Blank(o.ExtraCommands) {
+		if j.Extra, _, err = shell.Command("extraCommands", o.ExtraCommands, o.ScriptTools); err != nil {
+			return nil, err
+		}
 	}
 	kernel, err := vm.FindKernel(o.VMKernel)
 	if err != nil {
@@ -101,7 +104,7 @@ func runAsRootEntries(o *Options, base *archive.Base, tree *rootTree, work strin
 		return nil, fmt.Errorf("runAsRoot: the guest's answer: %w", err)
 	}
 	if res.Status != 0 {
-		return nil, fmt.Errorf("%s failed with exit status %d (its output is above)", res.Stage, res.Status)
+		return nil, shell.Failed(res.Stage, res.Status)
 	}
 	return readLayer(filepath.Join(share, "out.tar"), filepath.Join(work, "vm-files"))
 }
@@ -117,18 +120,6 @@ func guestEnv(env []string) []string {
 		}
 	}
 	return []string{"PATH=" + path + "/bin:/usr/bin:/sbin:/usr/sbin", "HOME=/root", "TMPDIR=/tmp", "USER=root", "PWD=/"}
-}
-
-func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	err = write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // readLayer turns the tar the guest wrote into entries, regular files'
@@ -157,7 +148,7 @@ func readLayer(path, dir string) ([]layer.Entry, error) {
 			MTime: h.ModTime.Unix(), Devmajor: h.Devmajor, Devminor: h.Devminor}}
 		if h.Typeflag == tar.TypeReg && h.Size > 0 {
 			e.Source = filepath.Join(dir, fmt.Sprint(i))
-			if err := writeFile(e.Source, func(w io.Writer) error {
+			if err := outfile.Write(e.Source, 0o644, func(w io.Writer) error {
 				_, err := io.Copy(w, tr)
 				return err
 			}); err != nil {

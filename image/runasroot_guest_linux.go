@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nix-dockertools/dockertools/archive"
+	"github.com/nix-dockertools/dockertools/chroot"
 	"github.com/nix-dockertools/dockertools/layer"
 	"github.com/nix-dockertools/dockertools/vm"
 )
@@ -55,18 +57,12 @@ func runAsRootGuest(payload json.RawMessage) (any, error) {
 	if err := unix.Mount("overlay", root, "overlay", 0, opts); err != nil {
 		return nil, fmt.Errorf("mounting the overlay: %w", err)
 	}
-	made, err := chrootMounts(root, j.StoreDir)
-	if err == nil {
-		status, rerr := runIn(j.Script, j.Env, root, "/")
-		err = rerr
-		if err == nil && status != 0 {
-			unmountChroot(root, made)
-			return rootResult{Status: status, Stage: "runAsRoot"}, nil
-		}
-	}
-	unmountChroot(root, made)
+	status, err := runChrooted(j, root)
 	if err != nil {
 		return nil, err
+	}
+	if status != 0 {
+		return rootResult{Status: status, Stage: "runAsRoot"}, nil
 	}
 	if err := unix.Unmount(root, 0); err != nil {
 		return nil, fmt.Errorf("unmounting the overlay: %w", err)
@@ -98,57 +94,34 @@ func runAsRootGuest(payload json.RawMessage) (any, error) {
 	return rootResult{}, nil
 }
 
-// chrootMounts gives the script the store, /dev, /proc, /sys and a /tmp,
-// making the mount points the image lacks; it returns those (parents
-// first) so that they leave no trace in the layer.
-func chrootMounts(root, store string) ([]string, error) {
-	var made []string
-	mounts := []struct {
-		dir     string
-		scratch bool // mounted only where the image has no such directory
-		mount   func(target string) error
-	}{
-		{strings.TrimPrefix(store, "/"), false, func(t string) error { return unix.Mount(store, t, "", unix.MS_BIND|unix.MS_REC, "") }},
-		{"dev", false, func(t string) error { return unix.Mount("/dev", t, "", unix.MS_BIND|unix.MS_REC, "") }},
-		{"proc", false, func(t string) error { return unix.Mount("proc", t, "proc", 0, "") }},
-		{"sys", false, func(t string) error { return unix.Mount("/sys", t, "", unix.MS_BIND|unix.MS_REC, "") }},
-		{"tmp", true, func(t string) error { return unix.Mount("tmpfs", t, "tmpfs", 0, "mode=1777") }},
+// runChrooted runs the script in root with the store, /dev, /proc, /sys
+// and a /tmp mounted, and takes them and their mount points away again
+// whatever happens, so that they leave no trace in the layer.
+func runChrooted(j rootJob, root string) (int, error) {
+	bind := func(src string) func(string) error {
+		return func(t string) error { return unix.Mount(src, t, "", unix.MS_BIND|unix.MS_REC, "") }
 	}
-	for _, m := range mounts {
-		p := root
-		fresh := false
-		for _, c := range strings.Split(m.dir, "/") {
-			p = filepath.Join(p, c)
-			fi, err := os.Lstat(p)
-			if err == nil {
-				if !fi.IsDir() {
-					return made, fmt.Errorf("/%s is not a directory in the image, so it cannot be mounted for runAsRoot", m.dir)
-				}
-				continue
-			}
-			if err := os.Mkdir(p, 0o755); err != nil {
-				return made, err
-			}
-			made = append(made, p)
-			fresh = true
+	mounts := []chroot.Mount{
+		{Path: strings.TrimPrefix(j.StoreDir, "/"), Do: bind(j.StoreDir)},
+		{Path: "dev", Do: bind("/dev")},
+		{Path: "proc", Do: func(t string) error { return unix.Mount("proc", t, "proc", 0, "") }},
+		{Path: "sys", Do: bind("/sys")},
+		{Path: "tmp", Scratch: true, Do: func(t string) error { return unix.Mount("tmpfs", t, "tmpfs", 0, "mode=1777") }},
+	}
+	made, err := chroot.Prepare(root, mounts)
+	defer chroot.Remove(made)
+	defer func() {
+		for i := len(mounts) - 1; i >= 0; i-- {
+			unix.Unmount(filepath.Join(root, mounts[i].Path), unix.MNT_DETACH)
 		}
-		if m.scratch && !fresh {
-			continue
-		}
-		if err := m.mount(p); err != nil {
-			return made, fmt.Errorf("mounting /%s for runAsRoot: %w", m.dir, err)
-		}
+	}()
+	if err == nil {
+		err = chroot.Apply(root, mounts, made)
 	}
-	return made, nil
-}
-
-func unmountChroot(root string, made []string) {
-	for _, d := range []string{"tmp", "sys", "proc", "dev", "nix/store"} {
-		unix.Unmount(filepath.Join(root, d), unix.MNT_DETACH)
+	if err != nil {
+		return 0, fmt.Errorf("preparing runAsRoot's chroot: %w", err)
 	}
-	for i := len(made) - 1; i >= 0; i-- {
-		os.Remove(made[i]) // kept if the script put something there
-	}
+	return runIn(j.Script, j.Env, root, "/")
 }
 
 // runIn runs argv chrooted into root (unless empty) in dir, its output on
@@ -176,9 +149,9 @@ func runIn(argv, env []string, root, dir string) (int, error) {
 // directories with their .wh..wh..opq marker.
 func upperEntries(upper string, mtime int64) ([]layer.Entry, error) {
 	var opaque []layer.Entry
-	entries, err := layer.DirEntries(upper, layer.Owner{}, mtime, func(rel string, h *layer.Header) {
-		var st unix.Stat_t
-		if unix.Lstat(filepath.Join(upper, rel), &st) != nil {
+	entries, err := layer.DirEntries(upper, layer.Owner{}, mtime, func(rel string, fi os.FileInfo, h *layer.Header) {
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
 			return
 		}
 		h.UID, h.GID = int(st.Uid), int(st.Gid)
@@ -192,7 +165,7 @@ func upperEntries(upper string, mtime int64) ([]layer.Entry, error) {
 		if h.Typeflag == layer.TypeDir {
 			buf := make([]byte, 8)
 			if n, err := unix.Lgetxattr(filepath.Join(upper, rel), "trusted.overlay.opaque", buf); err == nil && string(buf[:n]) == "y" {
-				opaque = append(opaque, whiteout(path.Join(rel, ".wh..wh..opq"), mtime))
+				opaque = append(opaque, whiteout(path.Join(rel, archive.OpaqueMarker), mtime))
 			}
 		}
 	})
@@ -202,7 +175,7 @@ func upperEntries(upper string, mtime int64) ([]layer.Entry, error) {
 	for i, e := range entries {
 		if e.Typeflag == layer.TypeChar && e.Devmajor == 0 && e.Devminor == 0 {
 			dir, base := path.Split(strings.TrimSuffix(e.Name, "/"))
-			entries[i] = whiteout(dir+".wh."+base, mtime)
+			entries[i] = whiteout(dir+archive.WhiteoutPrefix+base, mtime)
 		}
 	}
 	return layer.Merge(entries, opaque), nil

@@ -29,7 +29,7 @@ func TestDirEntries(t *testing.T) {
 	}
 
 	var seen []string
-	override := func(rel string, h *Header) {
+	override := func(rel string, _ os.FileInfo, h *Header) {
 		seen = append(seen, rel)
 		switch rel {
 		case "etc/passwd":

@@ -54,10 +54,11 @@ func PathEntries(src, name string, o Owner, mtime int64) ([]Entry, error) {
 // kept as such.
 //
 // override, if not nil, is called for every entry with its on-disk path
-// relative to root (no trailing slash) after o and mtime were applied, so a
-// caller can replay what fakeroot recorded (owner, mode, type). Changing an
-// entry away from a regular file drops its content; names are not re-sorted.
-func DirEntries(root string, o Owner, mtime int64, override func(rel string, h *Header)) ([]Entry, error) {
+// relative to root (no trailing slash) and what Lstat said of it, after o
+// and mtime were applied, so a caller can replay what fakeroot recorded
+// (owner, mode, type) or keep real owners. Changing an entry away from a
+// regular file drops its content; names are not re-sorted.
+func DirEntries(root string, o Owner, mtime int64, override func(rel string, fi os.FileInfo, h *Header)) ([]Entry, error) {
 	w := walker{o: o, mtime: mtime, override: override}
 	root = cleanPath(root)
 	fi, err := os.Stat(root)
@@ -82,7 +83,7 @@ func DirEntries(root string, o Owner, mtime int64, override func(rel string, h *
 type walker struct {
 	o        Owner
 	mtime    int64
-	override func(rel string, h *Header)
+	override func(rel string, fi os.FileInfo, h *Header)
 	entries  []Entry
 }
 
@@ -107,7 +108,7 @@ func (w *walker) walk(src, name, rel string) error {
 	}
 	w.stamp(&e.Header)
 	if w.override != nil {
-		w.override(rel, &e.Header)
+		w.override(rel, fi, &e.Header)
 		if e.Typeflag != TypeReg {
 			e.Source, e.Size = "", 0
 		}

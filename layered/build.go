@@ -166,9 +166,9 @@ func Build(o *Options, out string) error {
 // fakeRoot runs fakeRootCommands in the layer directory root and returns
 // the hook that puts the owners, modes and device types it set into the
 // layer's headers (nil when there is no script).
-func fakeRoot(o *Options, root string) (func(string, *layer.Header), error) {
+func fakeRoot(o *Options, root string) (func(string, os.FileInfo, *layer.Header), error) {
 	const attr = "fakeRootCommands"
-	if blank(o.FakeRootCommands) {
+	if shell.Blank(o.FakeRootCommands) {
 		return nil, nil
 	}
 	argv, env, err := shell.Command(attr, o.FakeRootCommands, o.ScriptTools)
@@ -181,8 +181,6 @@ func fakeRoot(o *Options, root string) (func(string, *layer.Header), error) {
 	}
 	return t.Override(root), nil
 }
-
-func blank(script string) bool { return strings.TrimSpace(script) == "" }
 
 // storeLayers orders the closure by popularity and groups it into at most n
 // layers. As in nixpkgs, the image has two roots: the customisation layer
@@ -306,7 +304,7 @@ func customisationLayer(o *Options, conf *Conf, paths []closure.Path) (string, e
 	}
 	owner := layer.Owner{Uname: "root", Gname: "root"}
 	var entries []layer.Entry
-	if blank(o.ExtraCommands) && blank(o.FakeRootCommands) {
+	if shell.Blank(o.ExtraCommands) && shell.Blank(o.FakeRootCommands) {
 		entries = tree.entries(owner, conf.MTime)
 	} else {
 		work, err := os.MkdirTemp(o.WorkDir, "customisation-")

@@ -46,7 +46,7 @@ func LayerEntries(workDir string, paths []closure.Path, roots []string, o layer.
 		}
 	}
 	// Directories on disk have the umask's mode; the image's are 0755.
-	entries, err = layer.DirEntries(tmp, o, mtime, func(_ string, h *layer.Header) {
+	entries, err = layer.DirEntries(tmp, o, mtime, func(_ string, _ os.FileInfo, h *layer.Header) {
 		if h.Typeflag == layer.TypeDir {
 			h.Mode = 0o755
 		}

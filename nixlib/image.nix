@@ -52,7 +52,7 @@ let
           builtins.trace "warning: dockerTools.buildImage (${name}): `contents` is deprecated; use `copyToRoot` (for example `copyToRoot = buildEnv { name = \"image-root\"; paths = [ ... ]; pathsToLink = [ \"/bin\" ]; }`)" contents
         else copyToRoot;
       contentsList = map toString (toList rootContents);
-      withVM = builtins.isString runAsRoot && builtins.match "[[:space:]]*" runAsRoot == null;
+      withVM = builtins.isString runAsRoot && !lib.isBlank runAsRoot;
       tools =
         if withVM then toolsFor fname "runAsRoot" runAsRoot
         else toolsFor fname "extraCommands" extraCommands;

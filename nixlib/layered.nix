@@ -30,7 +30,7 @@ let
       contentsList = toList contents;
       # One PATH serves both scripts; the error names the first that needs it.
       tools =
-        if builtins.isString fakeRootCommands && builtins.match "[[:space:]]*" extraCommands != null
+        if builtins.isString fakeRootCommands && lib.isBlank extraCommands
         then toolsFor fname "fakeRootCommands" fakeRootCommands
         else toolsFor fname "extraCommands" extraCommands;
       checks = [

@@ -62,8 +62,11 @@ rec {
 
   # The tools a script runs with, or an evaluation error when there is no
   # shell to run a non-empty script.
+  # A script with nothing to run.
+  isBlank = script: builtins.match "[[:space:]]*" script != null;
+
   toolsFor = fname: attr: script:
-    if builtins.match "[[:space:]]*" script != null then [ ]
+    if isBlank script then [ ]
     else if scriptTools == [ ] then
       throw "dockerTools.${fname}: `${attr}` needs a shell, but nixlib was given no scriptTools: pass `scriptTools = [ bash coreutils ]` (packages with bin/bash or bin/sh) or `pkgs` to nixlib"
     else map toString scriptTools;

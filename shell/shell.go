@@ -47,7 +47,7 @@ func Command(attr, script string, tools []string, extraEnv ...string) (argv, env
 // Run runs script (named attr in errors) with `sh -e -c` in dir, with the
 // tools' bin directories as PATH and its output going to the build log.
 func Run(attr, script, dir string, tools []string, extraEnv ...string) error {
-	if strings.TrimSpace(script) == "" {
+	if Blank(script) {
 		return nil
 	}
 	argv, env, err := Command(attr, script, tools, extraEnv...)
@@ -60,17 +60,26 @@ func Run(attr, script, dir string, tools []string, extraEnv ...string) error {
 	cmd.Stderr = os.Stderr
 	cmd.Env = env
 	if err := cmd.Run(); err != nil {
-		return ExitError(attr, argv[0], err)
+		return exitError(attr, argv[0], err)
 	}
 	return nil
 }
 
-// ExitError words a script's failure: its exit status (its output is in
+// exitError words a script's failure: its exit status (its output is in
 // the build log already), or why it could not run.
-func ExitError(attr, sh string, err error) error {
+func exitError(attr, sh string, err error) error {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return fmt.Errorf("%s failed with exit status %d (its output is above)", attr, ee.ExitCode())
+		return Failed(attr, ee.ExitCode())
 	}
 	return fmt.Errorf("%s: running %s: %w", attr, sh, err)
 }
+
+// Failed is the error of a script (named by its attribute) that exited
+// with status, wherever it ran: its output went to the build log.
+func Failed(attr string, status int) error {
+	return fmt.Errorf("%s failed with exit status %d (its output is above)", attr, status)
+}
+
+// Blank tells whether a script has nothing to run.
+func Blank(script string) bool { return strings.TrimSpace(script) == "" }

@@ -11,16 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A Handler is a job's guest side: it runs as root in the VM with the
-// shares mounted and returns a JSON-encodable result.
-type Handler func(payload json.RawMessage) (any, error)
-
-var handlers = map[string]Handler{}
-
-// Handle registers the guest side of a job (from an init function, so
-// that it exists when Main runs in the guest).
-func Handle(name string, h Handler) { handlers[name] = h }
-
 // Main runs the guest when this program is the VM's init and never
 // returns then; otherwise it returns at once. The builder's main calls it
 // first.

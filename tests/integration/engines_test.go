@@ -118,6 +118,27 @@ func compression(t *testing.T, p string) archive.Compression {
 	return archive.Detect(head[:n])
 }
 
+// engine is one of the run's container engines, for tests that need more
+// than runBoth: stdin, other run options, the failure itself.
+type engine struct {
+	name string
+	load func(*testing.T, string) string // the image's reference once loaded
+	argv []string                        // the command line before the subcommand
+}
+
+func engines() []engine {
+	return []engine{
+		{"docker", loadDocker, []string{"/usr/bin/docker", "-H", "unix://" + h.docker.sock}},
+		{"podman", loadPodman, h.podman},
+	}
+}
+
+// run runs `run --rm` with args (options, the image, its command), stdin
+// as given.
+func (e engine) run(stdin []byte, args ...string) result {
+	return execute(stdin, e.argv[0], append(append(append([]string{}, e.argv[1:]...), "run", "--rm"), args...)...)
+}
+
 // runBoth loads the image into Docker and podman, runs cmd in each and
 // checks that both print want.
 func runBoth(t *testing.T, p string, want string, cmd ...string) {

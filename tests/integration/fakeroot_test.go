@@ -32,14 +32,15 @@ func lastLayerListing(t *testing.T, img string) string {
 // runUser runs cmd as user in both engines and checks what it prints.
 func runUser(t *testing.T, img, user, want string, cmd ...string) {
 	t.Helper()
-	run := func(engine func(*testing.T, ...string) string, name, ref string) {
-		got := engine(t, append([]string{"run", "--rm", "--network=none", "--user", user, ref}, cmd...)...)
-		if strings.TrimSpace(got) != want {
-			t.Errorf("%s run --user %s %s %v printed %q, want %q", name, user, ref, cmd, got, want)
+	for _, e := range engines() {
+		r := e.run(nil, append([]string{"--network=none", "--user", user, e.load(t, img)}, cmd...)...)
+		if r.err != nil {
+			t.Fatalf("%s run --user %s %v: %v\n%s", e.name, user, cmd, r.err, tail(r.stderr, 20))
+		}
+		if strings.TrimSpace(r.stdout) != want {
+			t.Errorf("%s run --user %s %v printed %q, want %q", e.name, user, cmd, r.stdout, want)
 		}
 	}
-	run(docker, "docker", loadDocker(t, img))
-	run(podman, "podman", loadPodman(t, img))
 }
 
 // fakeRootCommands without a chroot: what the script set is what the

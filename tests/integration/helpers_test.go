@@ -56,17 +56,10 @@ func TestBinShExamples(t *testing.T) {
 		t.Run(attr, func(t *testing.T) {
 			img := image(t, attr)
 			runBoth(t, img, greeting, "/bin/hello")
-			for _, engine := range []struct {
-				argv []string
-				ref  string
-			}{
-				{[]string{"/usr/bin/docker", "-H", "unix://" + h.docker.sock}, loadDocker(t, img)},
-				{h.podman, loadPodman(t, img)},
-			} {
-				args := append(append([]string{}, engine.argv[1:]...), "run", "--rm", "-i", "--network=none", engine.ref, "/bin/sh")
-				r := execute([]byte("echo a shell; exit\n"), engine.argv[0], args...)
+			for _, e := range engines() {
+				r := e.run([]byte("echo a shell; exit\n"), "-i", "--network=none", e.load(t, img), "/bin/sh")
 				if r.err != nil || strings.TrimSpace(r.stdout) != "a shell" {
-					t.Errorf("%s /bin/sh: %v %q %s", engine.argv[0], r.err, r.stdout, r.stderr)
+					t.Errorf("%s /bin/sh: %v %q %s", e.name, r.err, r.stdout, r.stderr)
 				}
 			}
 		})
@@ -99,19 +92,12 @@ func TestCACertificates(t *testing.T) {
 	with := strings.TrimSpace(must(t, "nix-build", "--no-out-link", "--arg", "builder", h.builder, "-E", fixturesExpr(expr("[ dockerTools.caCertificates ]"))))
 	without := strings.TrimSpace(must(t, "nix-build", "--no-out-link", "--arg", "builder", h.builder, "-E", fixturesExpr(expr("[ ]"))))
 	url := srv.URL // https://127.0.0.1:port, reached with the host's network
-	for name, run := range map[string]func(...string) result{
-		"docker": func(a ...string) result {
-			return execute(nil, "/usr/bin/docker", append([]string{"-H", "unix://" + h.docker.sock}, a...)...)
-		},
-		"podman": func(a ...string) result { return execute(nil, h.podman[0], append(h.podman[1:], a...)...) },
-	} {
-		refWith := map[string]func(*testing.T, string) string{"docker": loadDocker, "podman": loadPodman}[name](t, with)
-		if r := run("run", "--rm", "--network=host", refWith, url); r.err != nil || r.stdout != "trusted" {
-			t.Errorf("%s with caCertificates: %v %q %s", name, r.err, r.stdout, r.stderr)
+	for _, e := range engines() {
+		if r := e.run(nil, "--network=host", e.load(t, with), url); r.err != nil || r.stdout != "trusted" {
+			t.Errorf("%s with caCertificates: %v %q %s", e.name, r.err, r.stdout, r.stderr)
 		}
-		refWithout := map[string]func(*testing.T, string) string{"docker": loadDocker, "podman": loadPodman}[name](t, without)
-		if r := run("run", "--rm", "--network=host", refWithout, url); r.err == nil || !strings.Contains(r.stderr, "certificate") {
-			t.Errorf("%s without caCertificates: %v %q %s", name, r.err, r.stdout, r.stderr)
+		if r := e.run(nil, "--network=host", e.load(t, without), url); r.err == nil || !strings.Contains(r.stderr, "certificate") {
+			t.Errorf("%s without caCertificates: %v %q %s", e.name, r.err, r.stdout, r.stderr)
 		}
 	}
 }

@@ -29,24 +29,16 @@ func TestNixShellCommand(t *testing.T) {
 // prompt went to stderr.
 func interact(t *testing.T, img, input, want string) {
 	t.Helper()
-	for _, engine := range []struct {
-		name string
-		argv []string
-		ref  string
-	}{
-		{"docker", []string{"/usr/bin/docker", "-H", "unix://" + h.docker.sock}, loadDocker(t, img)},
-		{"podman", h.podman, loadPodman(t, img)},
-	} {
-		args := append(append([]string{}, engine.argv[1:]...), "run", "--rm", "-i", "--network=none", engine.ref)
-		r := execute([]byte(input), engine.argv[0], args...)
+	for _, e := range engines() {
+		r := e.run([]byte(input), "-i", "--network=none", e.load(t, img))
 		if r.err != nil {
-			t.Fatalf("%s run -i: %v\n%s", engine.name, r.err, r.stderr)
+			t.Fatalf("%s run -i: %v\n%s", e.name, r.err, r.stderr)
 		}
 		if strings.TrimSpace(r.stdout) != want {
-			t.Errorf("%s: printed %q, want %q", engine.name, r.stdout, want)
+			t.Errorf("%s: printed %q, want %q", e.name, r.stdout, want)
 		}
 		if !strings.Contains(r.stderr, "[nix-shell:~]$") {
-			t.Errorf("%s: no nix-shell prompt on stderr: %q", engine.name, r.stderr)
+			t.Errorf("%s: no nix-shell prompt on stderr: %q", e.name, r.stderr)
 		}
 	}
 }
