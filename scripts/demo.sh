@@ -13,15 +13,6 @@ CGO_ENABLED=0 go build -trimpath -o "$work/dockertools" ./builder
 image=$(nix-build examples -A hello-layered --arg builder "$work/dockertools" --no-out-link)
 echo "built $image" >&2
 
-cat > "$work/containers.conf" <<'CONF'
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-export CONTAINERS_CONF="$work/containers.conf"
 podman=(podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver vfs)
 zcat "$image" | "${podman[@]}" load
 "${podman[@]}" run --rm --network=none hello:latest

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 . scripts/env.sh
 
+echo "== this machine can build and run images"
+scripts/check-setup.sh
+
 echo "== nix files parse"
 for f in $(git ls-files '*.nix' 2>/dev/null || find . -name '*.nix'); do
   nix-instantiate --parse "$f" >/dev/null

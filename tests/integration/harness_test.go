@@ -76,17 +76,9 @@ func setup() error {
 	if h.docker, err = startDockerd(filepath.Join(h.tmp, "docker")); err != nil {
 		return err
 	}
-	conf := filepath.Join(h.tmp, "containers.conf")
-	if err := os.WriteFile(conf, []byte(`[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-`), 0o644); err != nil {
-		return err
-	}
-	os.Setenv("CONTAINERS_CONF", conf)
+	// The scripts' podman settings (a machine without systemd), whatever
+	// /etc/containers holds.
+	os.Setenv("CONTAINERS_CONF", filepath.Join(h.repo, "scripts", "containers.conf"))
 	h.podman = []string{"podman", "--root", filepath.Join(h.tmp, "podman", "root"),
 		"--runroot", filepath.Join(h.tmp, "podman", "run"), "--storage-driver", "vfs"}
 	h.images = map[string]string{}
