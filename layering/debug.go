@@ -22,8 +22,8 @@ func WriteDebug(w io.Writer, r Result) error {
 			image++
 			where = fmt.Sprintf("image store layer %d", image)
 		}
-		fmt.Fprintf(&b, "\nlayer %d (%s): %d paths, %s; closure %s\n",
-			i, where, len(info.Paths), humanBytes(info.LayerSize), humanBytes(info.ClosureSize))
+		fmt.Fprintf(&b, "\nlayer %d (%s): %s, %s; closure %s\n",
+			i, where, plural(len(info.Paths), "path"), humanBytes(info.LayerSize), humanBytes(info.ClosureSize))
 		fmt.Fprintf(&b, "  %s\n", describeKey(info))
 		for _, p := range info.Paths {
 			var notes []string

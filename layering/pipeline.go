@@ -275,7 +275,7 @@ func describeJSON(v any) string {
 		if len(x) == 0 {
 			return "[]"
 		}
-		return fmt.Sprintf("a list of %d items", len(x))
+		return "a list of " + plural(len(x), "item")
 	case map[string]any:
 		return "an object"
 	}

@@ -255,6 +255,9 @@ func flatten(v value) []*graph {
 func describe(v value) string {
 	switch x := v.(type) {
 	case *graph:
+		if len(x.verts) == 0 {
+			return "an empty graph"
+		}
 		return "a graph of " + plural(len(x.verts), "path")
 	case *dict:
 		parts := make([]string, len(x.keys))
