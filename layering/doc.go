@@ -16,6 +16,7 @@
 // layers are shared between images (and across rebuilds) only when their
 // contents and order match. The results are therefore checked against
 // vectors produced by nixpkgs itself. Unlike the Python originals, both work
-// on integer ids, and auto-layer touches only what a candidate changes, so
-// ten thousand paths take milliseconds instead of minutes.
+// on integer ids, and auto-layer touches only what a candidate changes
+// instead of copying the whole split for each one, so a closure of ten
+// thousand paths is layered in tens of milliseconds.
 package layering

@@ -108,9 +108,9 @@ func compareLayers(t *testing.T, got, want [][]string, unordered [][2]int) {
 		if run[0] < 0 || run[1] > len(want) || run[0] > run[1] {
 			t.Fatalf("bad unordered run %v for %d layers", run, len(want))
 		}
-		byFirst := func(a, b []string) int { return strings.Compare(strings.Join(a, "\n"), strings.Join(b, "\n")) }
-		slices.SortFunc(got[run[0]:run[1]], byFirst)
-		slices.SortFunc(want[run[0]:run[1]], byFirst)
+		byPaths := func(a, b []string) int { return strings.Compare(strings.Join(a, "\n"), strings.Join(b, "\n")) }
+		slices.SortFunc(got[run[0]:run[1]], byPaths)
+		slices.SortFunc(want[run[0]:run[1]], byPaths)
 	}
 	for i := range want {
 		if !reflect.DeepEqual(got[i], want[i]) {
