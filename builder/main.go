@@ -40,12 +40,13 @@ var commands = map[string]command{
 	"pull":              {"(derivation builder) pullImage: download imageName@imageDigest to $out", pullImage},
 	"export-image":      {"(derivation builder) exportImage: write the image's filesystem as one tar", exportImage},
 	"prefetch":          {"[options] NAME [TAG|DIGEST]: nix-prefetch-docker (see `prefetch --help`)", prefetch},
+	"layers":            {"GRAPH.json [--limit N] [--exclude FILE] [--pipeline FILE] [--debug]: print streamLayeredImage's store layers as JSON", layers},
 }
 
 func usage() string {
 	var b strings.Builder
 	b.WriteString("usage: dockertools COMMAND [ARGS]\n")
-	for _, name := range []string{"stream", "prefetch", "build-stream", "build-layered", "build-image", "build-image-layer", "merge-images", "pull", "export-image", "write-file", "write-tree"} {
+	for _, name := range []string{"stream", "prefetch", "layers", "build-stream", "build-layered", "build-image", "build-image-layer", "merge-images", "pull", "export-image", "write-file", "write-tree"} {
 		fmt.Fprintf(&b, "  %-18s %s\n", name, commands[name].usage)
 	}
 	return b.String()
