@@ -21,8 +21,11 @@
 
       legacyPackages = forAllSystems (pkgs: { dockerTools = dockerToolsFor pkgs; });
 
-      # Replaces pkgs.dockerTools with this implementation.
-      overlays.default = final: prev: { dockerTools = dockerToolsFor final; };
+      # Replaces pkgs.dockerTools with this implementation; what nixpkgs'
+      # has and this does not (examples, tests, ...) stays nixpkgs'.
+      overlays.default = final: prev: {
+        dockerTools = (if builtins.isAttrs (prev.dockerTools or null) then prev.dockerTools else { }) // dockerToolsFor final;
+      };
 
       packages = forAllSystems (pkgs: rec {
         dockertools = pkgs.callPackage ./package.nix { };

@@ -11,7 +11,7 @@ let
     , diskSize ? 1024
     , name ? (if builtins.isAttrs fromImage && fromImage ? name then fromImage.name
               else throw "dockerTools.exportImage: `name` is required when `fromImage` is a path (there is no derivation name to take it from)")
-    }:
+    }@args:
     let
       fname = "exportImage";
       checks = [
@@ -20,14 +20,14 @@ let
         (check fname (fromImageTag == null || builtins.isString fromImageTag) "fromImageTag must be a string or null")
       ];
     in
-    builtins.seq (builtins.deepSeq checks null) (mkDerivation {
+    builtins.seq (builtins.deepSeq checks null) (lib.withOverride exportImage args (mkDerivation {
       inherit name;
       command = "export-image";
       fromImage = "${fromImage}";
       fromImageName = if fromImageName != null && fromImageTag != null then fromImageName else null;
       fromImageTag = if fromImageName != null && fromImageTag != null then fromImageTag else null;
-    });
+    }));
 in
 {
-  exportImage = lib.makeOverridable exportImage;
+  inherit exportImage;
 }

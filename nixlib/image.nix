@@ -1,7 +1,7 @@
 # buildImage: one new layer on top of an optional base image.
-{ lib, defaultArchitecture, vmKernel ? null, qemu ? null }:
+{ lib, defaultArchitecture, defaultVariant ? null, storeDir ? builtins.storeDir, vmKernel ? null, qemu ? null }:
 let
-  inherit (lib) mkDerivation makeOverridable toList toLower baseName hashOf check toolsFor extensionOf optionalAttrs;
+  inherit (lib) mkDerivation withOverride toList toLower baseName hashOf check toolsFor extensionOf optionalAttrs;
 
   buildImage =
     { name
@@ -19,6 +19,7 @@ let
     , extraCommands ? ""
     , config ? null
     , architecture ? defaultArchitecture
+    , variant ? defaultVariant
     , created ? "1970-01-01T00:00:01Z"
     , uid ? 0
     , gid ? 0
@@ -26,6 +27,7 @@ let
     , compressor ? "gz"
     , includeNixDB ? false
     , meta ? { }
+    , passthru ? { }
     }@args:
     let
       fname = "buildImage";
@@ -38,7 +40,8 @@ let
         (check fname (!withVM || qemu != null) "runAsRoot boots a VM: pass `qemu` (a package with bin/qemu-system-x86_64) or `pkgs` to nixlib")
         (check fname (!withVM || lib.system == "x86_64-linux") "runAsRoot's VM runs on x86_64-linux builders only, not ${lib.system}")
         (check fname (isInt runAsRootTimeout && runAsRootTimeout > 0) "runAsRootTimeout must be a positive number of seconds, got ${builtins.toJSON runAsRootTimeout}")
-        (check fname (config == null || builtins.isAttrs config) "config must be an attribute set or null")
+        (lib.checkConfig fname config)
+        (lib.checkVariant fname variant)
         (check fname (builtins.isBool keepContentsDirlinks) "keepContentsDirlinks must be true or false")
         (check fname (builtins.isBool includeNixDB) "includeNixDB must be true or false")
         (check fname (isInt uid && uid >= 0 && isInt gid && gid >= 0) "uid and gid must be non-negative numbers, got ${builtins.toJSON uid} and ${builtins.toJSON gid}")
@@ -76,6 +79,7 @@ let
         fromImageTag = if fromImageName != null && fromImageTag != null then fromImageTag else null;
         scriptTools = tools;
         imageName = toLower name;
+        inherit storeDir;
       } // optionalAttrs withVM {
         inherit runAsRoot runAsRootTimeout diskSize buildVMMemorySize;
         vmKernel = "${vmKernel}";
@@ -95,17 +99,18 @@ let
         command = "build-image";
         # Empty: the builder uses the hash part of $out, as nixpkgs does.
         imageTag = if tag == null then "" else tag;
-        inherit config architecture created compressor;
+        inherit config architecture variant created compressor meta;
+        passthru = passthru // { buildArgs = args; inherit layer imageTag; };
       });
 
+      # Lazily: the derivation does not depend on its passthru.
       imageTag = if tag != null then tag else hashOf result;
     in
-    builtins.seq (builtins.deepSeq checks null) (result // {
-      passthru = { buildArgs = args; inherit layer imageTag; };
-      buildArgs = args;
-      inherit layer imageTag meta;
-    });
+    builtins.seq (builtins.deepSeq checks null) (withOverride buildImage args result);
+
+  buildImageWithNixDb = { name, ... }@args:
+    buildImage (args // { includeNixDB = true; });
 in
 {
-  buildImage = makeOverridable buildImage;
+  inherit buildImage buildImageWithNixDb;
 }

@@ -1,15 +1,16 @@
 # streamLayeredImage and buildLayeredImage.
-{ lib, defaultArchitecture }:
+{ lib, defaultArchitecture, defaultVariant, defaultLayering, storeDir }:
 let
-  inherit (lib) mkDerivation makeOverridable toList toLower baseName hashOf hashString check toolsFor extensionOf;
+  inherit (lib) mkDerivation withOverride toList toLower baseName hashOf hashString check toolsFor extensionOf;
 
   streamLayeredImage =
     { name
     , tag ? null
     , fromImage ? null
     , contents ? [ ]
-    , config ? null
+    , config ? { }
     , architecture ? defaultArchitecture
+    , variant ? defaultVariant
     , created ? "1970-01-01T00:00:01Z"
     , mtime ? "1970-01-01T00:00:01Z"
     , uid ? 0
@@ -24,7 +25,13 @@ let
     , includeNixDB ? false
     , passthru ? { }
     , meta ? { }
-    }:
+      # nixpkgs 25.11's: a list of steps, or null for the default grouping.
+    , layeringPipeline ? null
+    , debug ? false
+      # Not in nixpkgs: the default grouping, "auto" (nixpkgs 25.11 and
+      # later) or "popularity" (before); nixlib picks it from pkgs' version.
+    , layering ? defaultLayering
+    }@args:
     let
       fname = "streamLayeredImage";
       contentsList = toList contents;
@@ -34,11 +41,16 @@ let
         then toolsFor fname "fakeRootCommands" fakeRootCommands
         else toolsFor fname "extraCommands" extraCommands;
       checks = [
-        (check fname (builtins.isInt maxLayers && maxLayers > 1) "maxLayers must be a number greater than 1, got ${builtins.toJSON maxLayers}")
+        # As nixpkgs: a pipeline makes maxLayers irrelevant.
+        (check fname (builtins.isInt maxLayers && (layeringPipeline != null || maxLayers > 1)) "maxLayers must be a number greater than 1, got ${builtins.toJSON maxLayers}")
         (check fname (builtins.isString fakeRootCommands) "fakeRootCommands must be a string (a script), got ${builtins.typeOf fakeRootCommands}")
         (check fname (builtins.isBool enableFakechroot) "enableFakechroot must be true or false")
         (check fname (builtins.isBool includeNixDB) "includeNixDB must be true or false")
-        (check fname (config == null || builtins.isAttrs config) "config must be an attribute set or null")
+        (check fname (builtins.isBool debug) "debug must be true or false")
+        (check fname (layeringPipeline == null || builtins.isList layeringPipeline) "layeringPipeline must be a list of steps (such as [ [ \"popularity_contest\" ] [ \"limit_layers\" 100 ] ]) or null, got ${builtins.typeOf layeringPipeline}")
+        (check fname (builtins.elem layering [ "auto" "popularity" ]) "layering must be \"auto\" or \"popularity\", got ${builtins.toJSON layering}")
+        (lib.checkVariant fname variant)
+        (lib.checkConfig fname config)
       ];
 
       # Its references are the contents and the store paths used in config:
@@ -47,7 +59,7 @@ let
       roots = mkDerivation {
         name = "${baseName name}-roots.json";
         command = "write-file";
-        text = builtins.toJSON {
+        text = builtins.toJSON ({
           contents = map toString contentsList;
           inherit config architecture created mtime uid gid uname gname maxLayers includeStorePaths includeNixDB;
           name = toLower name;
@@ -55,53 +67,74 @@ let
           fakeRootCommands = hashString fakeRootCommands;
           inherit enableFakechroot;
           fromImage = if fromImage == null then null else hashString fromImage;
-        };
+        } // lib.optionalAttrs (variant != null) { inherit variant; }
+          // lib.optionalAttrs (layeringPipeline != null) { layeringPipeline = hashString (builtins.toJSON layeringPipeline); }
+          // { inherit layering; });
         preferLocalBuild = true;
         allowSubstitutes = false;
       };
 
       imageTag = if tag != null then tag else hashOf roots;
 
-      drv = mkDerivation ({
-        name = "stream-${baseName name}";
-        command = "build-stream";
+      # The stream derivation's attributes; `conf` is the same build, writing
+      # only the image's plan.
+      streamAttrs = {
         imageName = toLower name;
-        inherit imageTag config architecture created mtime uid gid uname gname maxLayers
-          includeStorePaths extraCommands fakeRootCommands enableFakechroot includeNixDB;
+        inherit imageTag config architecture variant created mtime uid gid uname gname maxLayers
+          includeStorePaths extraCommands fakeRootCommands enableFakechroot includeNixDB
+          layering layeringPipeline debug storeDir;
         fromImage = if fromImage == null then null else "${fromImage}";
         contents = map toString contentsList;
         scriptTools = tools;
         closureRoot = "${roots}";
       } // lib.optionalAttrs (includeStorePaths || includeNixDB) {
         exportReferencesGraph.closure = [ roots ];
+      };
+
+      conf = mkDerivation (streamAttrs // {
+        name = "${baseName name}-conf.json";
+        command = "build-conf";
+        debug = false;
+        preferLocalBuild = true;
+      });
+
+      drv = mkDerivation (streamAttrs // {
+        name = "stream-${baseName name}";
+        command = "build-stream";
+        inherit meta;
+        passthru = passthru // {
+          inherit imageTag conf;
+          # The program the script runs (the script is `#!streamScript stream`).
+          streamScript = lib.builderPath;
+          isExe = true;
+        };
       });
     in
-    builtins.seq (builtins.deepSeq checks null) (drv // passthru // {
-      passthru = passthru // { inherit imageTag; isExe = true; };
-      inherit imageTag meta;
+    builtins.seq (builtins.deepSeq checks null) (withOverride streamLayeredImage args (drv // {
+      inherit imageTag;
       isExe = true;
-    });
+    }));
 
   # The image a stream script writes, compressed into the store.
-  compressStream = fname: name: stream: compressor:
+  compressStream = fname: name: stream: compressor: meta:
     mkDerivation {
       name = "${baseName name}.tar${extensionOf fname compressor}";
       command = "build-layered";
-      inherit compressor;
+      inherit compressor meta;
       inherit (stream) imageName;
       stream = "${stream}";
-    } // {
       passthru = { inherit (stream) imageTag; inherit stream; };
-      inherit (stream) imageTag;
-      inherit stream;
     };
 
+  # As nixpkgs: meta goes on this result, not on the stream.
   buildLayeredImage =
-    { name, compressor ? "gz", ... }@args:
-    compressStream "buildLayeredImage" name (streamLayeredImage (removeAttrs args [ "compressor" ])) compressor;
+    { name, compressor ? "gz", meta ? { }, ... }@args:
+    withOverride buildLayeredImage args
+      (compressStream "buildLayeredImage" name (streamLayeredImage (removeAttrs args [ "compressor" "meta" ])) compressor meta);
+
+  buildLayeredImageWithNixDb = { name, ... }@args:
+    buildLayeredImage (args // { includeNixDB = true; });
 in
 {
-  streamLayeredImage = makeOverridable streamLayeredImage;
-  buildLayeredImage = makeOverridable buildLayeredImage;
-  inherit compressStream;
+  inherit streamLayeredImage buildLayeredImage buildLayeredImageWithNixDb compressStream;
 }

@@ -1,6 +1,6 @@
 # Helpers shared by the dockerTools functions, written with builtins only so
 # that nixlib evaluates without nixpkgs.
-{ builder, system, scriptTools }:
+{ builder, system, scriptTools, storeDir ? builtins.storeDir }:
 let
   inherit (builtins) isPath isString isAttrs isList isFunction concatStringsSep
     stringLength substring replaceStrings elemAt match;
@@ -26,9 +26,14 @@ let
         mips64el = "mips64le"; mipsel = "mipsle"; loongarch64 = "loong64"; wasm32 = "wasm";
       };
     in table.${cpu} or cpu;
+
+  # Go's GOARM for 32-bit ARM systems, as an image variant; null elsewhere.
+  goarmOf = sys:
+    let cpu = elemAt (match "([^-]*)-.*" sys) 0;
+    in { armv5tel = "v5"; armv6l = "v6"; armv7l = "v7"; armv7a = "v7"; }.${cpu} or null;
 in
 rec {
-  inherit builderPath goarchOf system scriptTools;
+  inherit builderPath goarchOf goarmOf system scriptTools storeDir;
 
   toLower = replaceStrings upper lower;
 
@@ -45,16 +50,42 @@ rec {
   hashString = s: builtins.hashString "sha256" (builtins.unsafeDiscardStringContext (toString s));
 
   # A derivation built by our Go program running `command`; every other
-  # attribute reaches it through .attrs.json.
-  mkDerivation = { name, command, ... }@attrs:
-    derivation (removeAttrs attrs [ "command" ] // {
-      inherit name system;
-      builder = builderPath;
-      args = [ command ];
-      __structuredAttrs = true;
-    });
+  # attribute reaches it through .attrs.json, but for `passthru` and `meta`,
+  # which stay on the result only (as in stdenv.mkDerivation). The result
+  # has `overrideAttrs`, as nixpkgs' runCommand results have: it takes
+  # `prev: { ... }`, `final: prev: { ... }` or an attribute set, and makes
+  # the derivation again from the merged attributes.
+  mkDerivation = { name, command, passthru ? { }, meta ? { }, ... }@attrs:
+    let
+      drv = derivation (removeAttrs attrs [ "command" "passthru" "meta" ] // {
+        inherit name system;
+        builder = builderPath;
+        args = [ command ];
+        __structuredAttrs = true;
+      });
+    in
+    drv // passthru // {
+      inherit passthru meta;
+      overrideAttrs = f: mkDerivation (attrs // applyOverride f attrs);
+    };
 
-  # `f args` with `.override`, as nixpkgs' lib.makeOverridable gives.
+  # What `overrideAttrs f` adds to prev, for each form f may take.
+  applyOverride = f: prev:
+    if isAttrs f then f
+    else
+      let r = f prev; in
+      if isFunction r then (let final = prev // f final prev; in f final prev) else r;
+
+  # Gives `result` an `.override` that calls `self` (the function that made
+  # it, with its own formals, so that builtins.functionArgs lists them) with
+  # the original arguments updated, as nixpkgs' lib.makeOverridable does.
+  withOverride = self: args: result:
+    result // {
+      override = newArgs: self (args // (if isFunction newArgs then newArgs args else newArgs));
+    };
+
+  # `f args` with `.override`, for helpers whose arguments all have
+  # defaults (fakeNss).
   makeOverridable = f: args:
     f args // {
       override = newArgs: makeOverridable f (args // (if isFunction newArgs then newArgs args else newArgs));
@@ -72,6 +103,43 @@ rec {
     else map toString scriptTools;
 
   check = fname: cond: msg: if cond then true else throw "dockerTools.${fname}: ${msg}";
+
+  checkVariant = fname: variant:
+    check fname (variant == null || isString variant) "variant must be a string (such as \"v7\" or \"v8\") or null, got ${builtins.typeOf variant}";
+
+  # The shapes container engines insist on when they load an image (podman:
+  # "cannot unmarshal string into ... Cmd of type []string"), so that a
+  # wrong one fails at evaluation, naming the key.
+  checkConfig = fname: config:
+    let
+      isStr = v: isString v || isPath v || (isAttrs v && v ? outPath);
+      describe = v:
+        if isAttrs v && v ? outPath then "a derivation"
+        else {
+          int = "a number"; float = "a number"; set = "an attribute set"; list = "a list"; string = "a string";
+          bool = "a boolean"; null = "null"; lambda = "a function"; path = "a path";
+        }.${builtins.typeOf v} or (builtins.typeOf v);
+      listOfStrings = k: v:
+        check fname (isList v && builtins.all isStr v)
+          "config.${k} must be a list of strings, got ${if isList v then "a list holding ${describe (builtins.head (builtins.filter (x: !isStr x) v))}" else describe v}";
+      setOfSets = k: v:
+        check fname (isAttrs v && !(v ? outPath) && builtins.all isAttrs (builtins.attrValues v))
+          "config.${k} must be an attribute set of attribute sets (such as { \"80/tcp\" = { }; }), got ${describe v}";
+      setOfStrings = k: v:
+        check fname (isAttrs v && !(v ? outPath) && builtins.all isStr (builtins.attrValues v))
+          "config.${k} must be an attribute set of strings, got ${describe v}";
+      string = k: v: check fname (isStr v) "config.${k} must be a string, got ${describe v}";
+      shapes = {
+        Cmd = listOfStrings; Entrypoint = listOfStrings; Env = listOfStrings; Shell = listOfStrings; OnBuild = listOfStrings;
+        Volumes = setOfSets; ExposedPorts = setOfSets;
+        Labels = setOfStrings;
+        User = string; WorkingDir = string; StopSignal = string;
+      };
+      checkKey = k: if shapes ? ${k} && config.${k} != null then shapes.${k} k config.${k} else true;
+    in
+    if config == null then true
+    else if !(isAttrs config) || config ? outPath then throw "dockerTools.${fname}: config must be an attribute set or null, got ${describe config}"
+    else builtins.all checkKey (builtins.attrNames config);
 
   compressors = {
     none = { ext = ""; };

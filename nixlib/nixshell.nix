@@ -1,6 +1,6 @@
 # streamNixShellImage and buildNixShellImage: an image whose shell has a
 # derivation's build environment, as `nix-shell` gives it.
-{ lib, layered, pkgs }:
+{ lib, layered, pkgs, cacert ? null, storeDir ? builtins.storeDir }:
 let
   inherit (lib) mkDerivation check baseName;
   inherit (builtins) isAttrs isList isBool isInt isString isPath isNull concatStringsSep
@@ -31,7 +31,7 @@ let
                else throw "dockerTools.streamNixShellImage: pass `shell` (a bash) or give nixlib `pkgs` or `scriptTools` with bin/bash")
     , command ? null
     , run ? null
-    }:
+    }@args:
     let
       fname = "streamNixShellImage";
       attrs = drv.drvAttrs or { };
@@ -75,7 +75,7 @@ let
           ++ map (n: "export ${n}Path=${quote "${fileFor n}"}") passAsFile
           ++ [
             "export HOME=${quote homeDirectory} NIX_BUILD_TOP=${quote homeDirectory} TMPDIR=${quote homeDirectory}"
-            "export TMP=\"$TMPDIR\" TEMP=\"$TMPDIR\" TEMPDIR=\"$TMPDIR\" NIX_STORE=/nix/store NIX_BUILD_CORES=\"\${NIX_BUILD_CORES:-1}\" NIX_LOG_FD=2"
+            "export TMP=\"$TMPDIR\" TEMP=\"$TMPDIR\" TEMPDIR=\"$TMPDIR\" NIX_STORE=${quote storeDir} NIX_BUILD_CORES=\"\${NIX_BUILD_CORES:-1}\" NIX_LOG_FD=2"
             "export NIX_BUILD_SHELL=${quote shell} IN_NIX_SHELL=impure"
             "cd \"$NIX_BUILD_TOP\""
             "if [ -n \"\${stdenv:-}\" ] && [ -e \"$stdenv/setup\" ]; then source \"$stdenv/setup\"; fi"
@@ -96,15 +96,19 @@ let
           Cmd = if run != null then [ shell "${rcfile}" ] else [ shell "--rcfile" "${rcfile}" "-i" ];
           User = "${toString uid}:${toString gid}";
           WorkingDir = homeDirectory;
+          # As nixpkgs' image: a terminal type, and the CA bundle for
+          # programs that fetch (when nixlib has one: `cacert` or pkgs).
+          Env = [ "TERM=xterm-256color" ]
+            ++ (if bundle != null then [ "SSL_CERT_FILE=${bundle}" "NIX_SSL_CERT_FILE=${bundle}" ] else [ ]);
         };
         # A user of uid/gid owning the home; /tmp and the store writable,
         # so that the derivation's outputs can be built; /bin/sh and, when
         # the tools have one, /usr/bin/env, as builders expect.
         fakeRootCommands = ''
           [ -x ${shell} ] || { echo "${fname}: the shell ${shell} does not exist: pass \`shell\` (a bash)" >&2; exit 1; }
-          mkdir -p .${homeDirectory} tmp nix/store etc bin usr/bin
+          mkdir -p .${homeDirectory} tmp .${storeDir} etc bin usr/bin
           chown ${toString uid}:${toString gid} .${homeDirectory}
-          chmod 1777 tmp nix/store
+          chmod 1777 tmp .${storeDir}
           printf 'root:x:0:0:root:/root:%s\nnixbld:x:${toString uid}:${toString gid}:Nix build user:${homeDirectory}:%s\n' ${shell} ${shell} > etc/passwd
           printf 'root:x:0:\nnixbld:!:${toString gid}:\n' > etc/group
           ln -s ${shell} bin/sh
@@ -113,12 +117,18 @@ let
           done
         '';
       };
+      bundle =
+        if cacert != null then "${cacert}/etc/ssl/certs/ca-bundle.crt"
+        else if pkgs != null && pkgs ? cacert then "${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt"
+        else null;
     in
-    builtins.seq (builtins.deepSeq checks null) stream;
+    builtins.seq (builtins.deepSeq checks null) (lib.withOverride streamNixShellImage args stream);
 
+  # As nixpkgs, the file is named after the derivation, whatever `name` is.
   buildNixShellImage = { drv, compressor ? "gz", ... }@args:
-    layered.compressStream "buildNixShellImage" (args.name or ((drv.name or "nix-shell") + "-env"))
-      (streamNixShellImage (removeAttrs args [ "compressor" ])) compressor;
+    lib.withOverride buildNixShellImage args
+      (layered.compressStream "buildNixShellImage" ((drv.name or "nix-shell") + "-env")
+        (streamNixShellImage (removeAttrs args [ "compressor" ])) compressor { });
 in
 {
   inherit streamNixShellImage buildNixShellImage;

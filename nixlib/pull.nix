@@ -1,6 +1,6 @@
 # pullImage: a fixed-output derivation whose builder pulls imageName@imageDigest
 # from a registry into an uncompressed docker-archive.
-{ lib, defaultArchitecture }:
+{ lib, defaultArchitecture, defaultVariant ? null }:
 let
   inherit (lib) mkDerivation check;
 
@@ -21,11 +21,12 @@ let
     , hash ? ""
     , os ? "linux"
     , arch ? defaultArchitecture
+    , variant ? defaultVariant
     , tlsVerify ? true
     , finalImageName ? imageName
     , finalImageTag ? "latest"
     , name ? fixName "docker-image-${finalImageName}-${finalImageTag}.tar"
-    }:
+    }@args:
     let
       fname = "pullImage";
       checks = [
@@ -33,10 +34,11 @@ let
         (check fname (builtins.match "sha256:[0-9a-f]{64}" imageDigest != null) "imageDigest must be \"sha256:\" and 64 hexadecimal digits, got \"${toString imageDigest}\" (nix-prefetch-docker prints it)")
         (check fname (sha256 == "" || hash == "") "give either `hash` or `sha256`, not both")
         (check fname (builtins.isBool tlsVerify) "tlsVerify must be true or false")
+        (lib.checkVariant fname variant)
       ];
     in
-    builtins.seq (builtins.deepSeq checks null) (mkDerivation ({
-      inherit name imageDigest os arch tlsVerify impureEnvVars;
+    builtins.seq (builtins.deepSeq checks null) (lib.withOverride pullImage args (mkDerivation ({
+      inherit name imageDigest os arch variant tlsVerify impureEnvVars;
       command = "pull";
       imageName = imageName;
       finalImageName = finalImageName;
@@ -44,7 +46,9 @@ let
       outputHashMode = "flat";
       outputHash = if hash != "" then hash else sha256;
       preferLocalBuild = true;
-    } // lib.optionalAttrs (hash == "") { outputHashAlgo = "sha256"; }));
+      # As nixpkgs: what the image is called once loaded.
+      passthru = { imageName = finalImageName; imageTag = finalImageTag; };
+    } // lib.optionalAttrs (hash == "") { outputHashAlgo = "sha256"; })));
 in
 {
   pullImage = pullImage;

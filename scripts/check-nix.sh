@@ -25,6 +25,12 @@ check "flake overlay" 'buildImage.*buildLayeredImage.*streamLayeredImage' "$(nix
   let f = builtins.getFlake \"git+file://$repo\"; s = builtins.getFlake \"$stub\";
       final = s.legacyPackages.$sys // { dockerTools = null; };
   in builtins.attrNames (f.overlays.default final final).dockerTools" 2>&1 | grep -v '^warning:')"
+check "flake overlay keeps what only nixpkgs' dockerTools has" '^\["e","t",true\]$' "$(nix eval --json --impure --expr "
+  let f = builtins.getFlake \"git+file://$repo\"; s = builtins.getFlake \"$stub\";
+      final = s.legacyPackages.$sys // { dockerTools = null; };
+      prev = final // { dockerTools = { examples = \"e\"; tarsum = \"t\"; buildImage = null; }; };
+      d = (f.overlays.default final prev).dockerTools;
+  in [ d.examples d.tarsum (builtins.isFunction d.buildImage) ]" 2>&1 | grep -v '^warning:')"
 check "default.nix with pkgs" '-hello\.tar\.gz\.drv"$' "$(nix-instantiate --eval -E "
   let s = builtins.getFlake \"$stub\"; in (import $repo { pkgs = s.legacyPackages.$sys; }).examples.hello-layered.drvPath" --impure 2>&1 | tail -1)"
 check "default.nix with a builder only" '-stream-hello\.drv"$' "$(nix-instantiate --eval -E "

@@ -41,6 +41,19 @@ func TestEvaluationErrors(t *testing.T) {
 		{"config not a set", `dockerTools.streamLayeredImage { name = "x"; config = [ ]; }`, "config must be an attribute set or null"},
 		{"extraCommands without a shell", `(import ` + h.repo + `/nixlib { inherit builder; }).streamLayeredImage { name = "x"; extraCommands = "mkdir a"; }`, "`extraCommands` needs a shell"},
 		{"unknown attribute", `dockerTools.streamLayeredImage { name = "x"; contnets = [ ]; }`, "unexpected argument 'contnets'"},
+		// Engines refuse these at load time; they fail at evaluation, naming the key.
+		{"config.Cmd a string", `dockerTools.buildLayeredImage { name = "x"; config.Cmd = "/bin/hello"; }`, "dockerTools.streamLayeredImage: config.Cmd must be a list of strings, got a string"},
+		{"config.Entrypoint of numbers", `dockerTools.buildImage { name = "x"; config.Entrypoint = [ "/bin/sh" 1 ]; }`, "dockerTools.buildImage: config.Entrypoint must be a list of strings, got a list holding a number"},
+		{"config.Env a set", `dockerTools.streamLayeredImage { name = "x"; config.Env = { A = "1"; }; }`, "config.Env must be a list of strings, got an attribute set"},
+		{"config.Volumes a list", `dockerTools.streamLayeredImage { name = "x"; config.Volumes = [ "/data" ]; }`, "config.Volumes must be an attribute set of attribute sets"},
+		{"config.ExposedPorts of strings", `dockerTools.buildImage { name = "x"; config.ExposedPorts = { "80/tcp" = "yes"; }; }`, "config.ExposedPorts must be an attribute set of attribute sets"},
+		{"config.Labels of lists", `dockerTools.streamLayeredImage { name = "x"; config.Labels = { a = [ ]; }; }`, "config.Labels must be an attribute set of strings"},
+		{"config.User a number", `dockerTools.streamLayeredImage { name = "x"; config.User = 1000; }`, "config.User must be a string, got a number"},
+		{"variant not a string", `dockerTools.buildLayeredImage { name = "x"; variant = 8; }`, "variant must be a string"},
+		{"pullImage: variant", `dockerTools.pullImage { imageName = "x"; imageDigest = "sha256:` + strings.Repeat("0", 64) + `"; hash = ""; variant = true; }`, "dockerTools.pullImage: variant must be a string"},
+		{"layeringPipeline not a list", `dockerTools.streamLayeredImage { name = "x"; layeringPipeline = "popularity_contest"; }`, "layeringPipeline must be a list of steps"},
+		{"layering unknown", `dockerTools.streamLayeredImage { name = "x"; layering = "size"; }`, `layering must be "auto" or "popularity", got "size"`},
+		{"debug not a boolean", `dockerTools.streamLayeredImage { name = "x"; debug = 1; }`, "debug must be true or false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := execute(nil, "nix-instantiate", "--arg", "builder", h.builder, "-E", fixturesExpr(tc.expr))
