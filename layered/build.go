@@ -40,6 +40,7 @@ type Options struct {
 	FakeRootCommands  string // runs after ExtraCommands as an apparent root (package fakeroot)
 	EnableFakechroot  bool   // FakeRootCommands sees the layer as /
 	ScriptTools       []string
+	StoreDir          string
 	Closure           []byte // exportReferencesGraph of ClosureRoot
 	ClosureRoot       string // a file holding the contents and config, whose references are the image's roots
 	WorkDir           string // scratch space for the customisation layer
@@ -61,6 +62,7 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 		ExtraCommands:     g.String("extraCommands", ""),
 		FakeRootCommands:  g.String("fakeRootCommands", ""),
 		EnableFakechroot:  g.Bool("enableFakechroot", false),
+		StoreDir:          g.String("storeDir", ""),
 		ClosureRoot:       g.String("closureRoot", ""),
 		IncludeStorePaths: g.Bool("includeStorePaths", true),
 		IncludeNixDB:      g.Bool("includeNixDB", false),
@@ -76,6 +78,11 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 }
 
 func (o *Options) check() error {
+	dir, err := closure.ParseStoreDir(o.StoreDir)
+	if err != nil {
+		return fmt.Errorf("attribute \"storeDir\": %w", err)
+	}
+	o.StoreDir = dir
 	switch {
 	case o.Builder == "":
 		return errors.New(`attribute "builder" is required (the stream script runs it)`)
@@ -98,14 +105,14 @@ func (o *Options) check() error {
 	if _, _, err := nixattrs.ParseTime("created", o.Created); err != nil {
 		return err
 	}
-	_, _, err := nixattrs.ParseTime("mtime", o.MTime)
+	_, _, err = nixattrs.ParseTime("mtime", o.MTime)
 	return err
 }
 
 // Build writes the stream script to out.
 func Build(o *Options, out string) error {
 	conf := &Conf{Version: scriptVersion, RepoTag: o.ImageName + ":" + o.ImageTag, Created: o.Created,
-		Architecture: o.Architecture, Owner: o.Owner}
+		Architecture: o.Architecture, StoreDir: o.StoreDir, Owner: o.Owner}
 	mt, err := nixattrs.ResolveTime("mtime", o.MTime, time.Now())
 	if err != nil {
 		return err
@@ -115,7 +122,7 @@ func Build(o *Options, out string) error {
 	var baseEnv []string
 	available := o.MaxLayers - 1
 	if o.FromImage != "" {
-		b, err := archive.OpenBase(o.FromImage, "", "")
+		b, err := archive.OpenBase(o.FromImage, "", "", "")
 		if err != nil {
 			return err
 		}
@@ -143,7 +150,7 @@ func Build(o *Options, out string) error {
 		if err != nil {
 			return err
 		}
-		if conf.StoreLayers, err = digestLayers(groups, o.Owner, conf.MTime); err != nil {
+		if conf.StoreLayers, err = digestLayers(o.StoreDir, groups, o.Owner, conf.MTime); err != nil {
 			return err
 		}
 	}
@@ -175,7 +182,7 @@ func fakeRoot(o *Options, root string) (func(string, os.FileInfo, *layer.Header)
 	if err != nil {
 		return nil, err
 	}
-	t, err := fakeroot.Run(fakeroot.Options{Attr: attr, Dir: root, Chroot: o.EnableFakechroot, Argv: argv, Env: env})
+	t, err := fakeroot.Run(fakeroot.Options{Attr: attr, Dir: root, Chroot: o.EnableFakechroot, StoreDir: o.StoreDir, Argv: argv, Env: env})
 	if err != nil {
 		return nil, err
 	}
@@ -190,22 +197,22 @@ func storeLayers(o *Options, paths []closure.Path, n int) ([][]string, error) {
 	g := closure.GraphOf(paths)
 	byHash := map[string]string{}
 	for p := range g {
-		if h, ok := hashPart(p); ok {
+		if h, ok := hashPart(o.StoreDir, p); ok {
 			byHash[h] = p
 		}
 	}
 	const customRoot, configRoot = "/customisation-layer-root", "/config-root"
 	var custom []string
 	for _, c := range o.Contents {
-		h, ok := hashPart(c)
+		h, ok := hashPart(o.StoreDir, c)
 		p, found := byHash[h]
 		if !ok || !found {
-			return nil, fmt.Errorf("attribute \"contents\": %s is not in the image's closure (is it a store path?)", c)
+			return nil, fmt.Errorf("attribute \"contents\": %s is not in the image's closure (is it a store path in %s?)", c, o.StoreDir)
 		}
 		custom = append(custom, p)
 	}
 	g[customRoot] = custom
-	g[configRoot] = storePathsIn(string(o.Config), byHash)
+	g[configRoot] = storePathsIn(o.StoreDir, string(o.Config), byHash)
 	var order []string
 	for _, p := range closure.Order(g) {
 		if p != customRoot && p != configRoot {
@@ -218,27 +225,27 @@ func storeLayers(o *Options, paths []closure.Path, n int) ([][]string, error) {
 	return closure.Split(order, n)
 }
 
-const storeDir = "/nix/store/"
-
 // hashPart returns the hash of the store path p lies in.
-func hashPart(p string) (string, bool) {
-	if !strings.HasPrefix(p, storeDir) || len(p) < len(storeDir)+32 {
+func hashPart(storeDir, p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, storeDir+"/")
+	if !ok || len(rest) < 32 {
 		return "", false
 	}
-	return p[len(storeDir) : len(storeDir)+32], true
+	return rest[:32], true
 }
 
 // storePathsIn finds the store paths mentioned in text, as Nix's reference
 // scanner would: by their hash part.
-func storePathsIn(text string, byHash map[string]string) []string {
+func storePathsIn(storeDir, text string, byHash map[string]string) []string {
+	prefix := storeDir + "/"
 	seen := map[string]bool{}
 	var out []string
 	for i := 0; ; {
-		j := strings.Index(text[i:], storeDir)
+		j := strings.Index(text[i:], prefix)
 		if j < 0 {
 			break
 		}
-		i += j + len(storeDir)
+		i += j + len(prefix)
 		if i+32 > len(text) {
 			break
 		}
@@ -252,7 +259,7 @@ func storePathsIn(text string, byHash map[string]string) []string {
 
 // digestLayers computes each store layer's size and digest, in parallel:
 // they are independent and reading the store is most of a build's work.
-func digestLayers(groups [][]string, owner layer.Owner, mtime int64) ([]StoreLayer, error) {
+func digestLayers(storeDir string, groups [][]string, owner layer.Owner, mtime int64) ([]StoreLayer, error) {
 	out := make([]StoreLayer, len(groups))
 	errs := make([]error, len(groups))
 	work := make(chan int)
@@ -262,7 +269,7 @@ func digestLayers(groups [][]string, owner layer.Owner, mtime int64) ([]StoreLay
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				out[i], errs[i] = digestLayer(groups[i], owner, mtime)
+				out[i], errs[i] = digestLayer(storeDir, groups[i], owner, mtime)
 			}
 		}()
 	}
@@ -274,8 +281,8 @@ func digestLayers(groups [][]string, owner layer.Owner, mtime int64) ([]StoreLay
 	return out, errors.Join(errs...)
 }
 
-func digestLayer(paths []string, owner layer.Owner, mtime int64) (StoreLayer, error) {
-	entries, err := layer.StoreEntries(paths, owner, mtime)
+func digestLayer(storeDir string, paths []string, owner layer.Owner, mtime int64) (StoreLayer, error) {
+	entries, err := layer.StoreEntries(storeDir, paths, owner, mtime)
 	if err != nil {
 		return StoreLayer{}, err
 	}
@@ -298,7 +305,7 @@ func digestLayer(paths []string, owner layer.Owner, mtime int64) (StoreLayer, er
 // after extraCommands ran in it when there is a script to run, and with
 // includeNixDB the database registering paths (the image's closure).
 func customisationLayer(o *Options, conf *Conf, paths []closure.Path) (string, error) {
-	tree, err := contentsTree(o.Contents)
+	tree, err := contentsTree(o.StoreDir, o.Contents)
 	if err != nil {
 		return "", err
 	}
@@ -331,7 +338,7 @@ func customisationLayer(o *Options, conf *Conf, paths []closure.Path) (string, e
 		}
 	}
 	if o.IncludeNixDB {
-		db, done, err := nixdb.LayerEntries(o.WorkDir, paths, o.Contents, owner, conf.MTime)
+		db, done, err := nixdb.LayerEntries(o.WorkDir, o.StoreDir, paths, o.Contents, owner, conf.MTime)
 		defer done()
 		if err != nil {
 			return "", err

@@ -89,7 +89,7 @@ func (s *Script) Stream(w io.Writer, log io.Writer) error {
 // the bytes are only copied, not hashed again; a file whose size changed
 // still stops the stream with an error rather than a corrupt image.
 func writeStoreLayer(w io.Writer, sl StoreLayer, c *Conf) error {
-	entries, err := layer.StoreEntries(sl.Paths, c.Owner, c.MTime)
+	entries, err := layer.StoreEntries(c.StoreDir, sl.Paths, c.Owner, c.MTime)
 	if err != nil {
 		return err
 	}

@@ -412,7 +412,7 @@ func TestPullSingle(t *testing.T) {
 			if err := os.WriteFile(p, got, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			base, err := archive.OpenBase(p, "", "")
+			base, err := archive.OpenBase(p, "", "", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -456,7 +456,7 @@ func TestPullRandomImage(t *testing.T) {
 	}
 	p := filepath.Join(t.TempDir(), "img.tar")
 	os.WriteFile(p, out.Bytes(), 0o644)
-	base, err := archive.OpenBase(p, "", "")
+	base, err := archive.OpenBase(p, "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
