@@ -77,7 +77,7 @@ func Build(o *Options, out string, log io.Writer) error {
 	diffIDs = append(diffIDs, diffID)
 	history = append(history, archive.History{Created: created, Comment: "buildImage layer"})
 	fmt.Fprintln(log, "Adding meta...")
-	config, err := json.Marshal(archive.Config{Created: created, Architecture: o.Architecture, OS: "linux",
+	config, err := json.Marshal(archive.Config{Created: created, Architecture: o.Architecture, Variant: o.Variant, OS: "linux",
 		Config: cfg, RootFS: archive.RootFS{Type: "layers", DiffIDs: diffIDs}, History: history})
 	if err != nil {
 		return err

@@ -36,6 +36,7 @@ type Options struct {
 	QEMU              string
 	Config            []byte // JSON object or null
 	Architecture      string
+	Variant           string // of the architecture, "" for none
 	Created           string
 	StoreDir          string // where copyToRoot's closure lives
 	Owner             layer.Owner
@@ -57,6 +58,7 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 		FromImageTag:         g.String("fromImageTag", ""),
 		ExtraCommands:        g.String("extraCommands", ""),
 		Architecture:         g.String("architecture", runtime.GOARCH),
+		Variant:              g.String("variant", ""),
 		StoreDir:             g.String("storeDir", ""),
 		Created:              g.String("created", "1970-01-01T00:00:01Z"),
 		Compressor:           g.String("compressor", "gz"),

@@ -30,6 +30,7 @@ type Options struct {
 	Contents          []string
 	Config            []byte // JSON object or null
 	Architecture      string
+	Variant           string // of the architecture ("v7" for arm/v7), "" for none
 	Created           string
 	MTime             string
 	Owner             layer.Owner
@@ -55,6 +56,7 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 		ImageTag:          g.String("imageTag", ""),
 		FromImage:         g.String("fromImage", ""),
 		Architecture:      g.String("architecture", runtime.GOARCH),
+		Variant:           g.String("variant", ""),
 		Created:           g.String("created", "1970-01-01T00:00:01Z"),
 		MTime:             g.String("mtime", "1970-01-01T00:00:01Z"),
 		Owner:             layer.Owner{UID: int(g.Int("uid", 0)), GID: int(g.Int("gid", 0)), Uname: g.String("uname", "root"), Gname: g.String("gname", "root")},
@@ -112,7 +114,7 @@ func (o *Options) check() error {
 // Build writes the stream script to out.
 func Build(o *Options, out string) error {
 	conf := &Conf{Version: scriptVersion, RepoTag: o.ImageName + ":" + o.ImageTag, Created: o.Created,
-		Architecture: o.Architecture, StoreDir: o.StoreDir, Owner: o.Owner}
+		Architecture: o.Architecture, Variant: o.Variant, StoreDir: o.StoreDir, Owner: o.Owner}
 	mt, err := nixattrs.ResolveTime("mtime", o.MTime, time.Now())
 	if err != nil {
 		return err

@@ -29,6 +29,7 @@ type Conf struct {
 	RepoTag       string          `json:"repoTag"`
 	Created       string          `json:"created"` // ISO-8601 or "now"
 	Architecture  string          `json:"architecture"`
+	Variant       string          `json:"variant,omitempty"`
 	StoreDir      string          `json:"storeDir,omitempty"` // absent in older scripts: closure.DefaultStoreDir
 	Config        json.RawMessage `json:"config"`
 	MTime         int64           `json:"mtime"`

@@ -69,7 +69,7 @@ func (s *Script) Stream(w io.Writer, log io.Writer) error {
 	}
 
 	fmt.Fprintln(log, "Adding manifests...")
-	cfg, err := json.Marshal(archive.Config{Created: created, Architecture: c.Architecture, OS: "linux",
+	cfg, err := json.Marshal(archive.Config{Created: created, Architecture: c.Architecture, Variant: c.Variant, OS: "linux",
 		Config: c.Config, RootFS: archive.RootFS{Type: "layers", DiffIDs: diffIDs}, History: history})
 	if err != nil {
 		return err
