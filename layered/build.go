@@ -15,6 +15,7 @@ import (
 	"github.com/nix-dockertools/dockertools/closure"
 	"github.com/nix-dockertools/dockertools/fakeroot"
 	"github.com/nix-dockertools/dockertools/layer"
+	"github.com/nix-dockertools/dockertools/layering"
 	"github.com/nix-dockertools/dockertools/nixattrs"
 	"github.com/nix-dockertools/dockertools/nixdb"
 	"github.com/nix-dockertools/dockertools/outfile"
@@ -23,18 +24,25 @@ import (
 
 // Options are streamLayeredImage's attributes, as the stream derivation gets them.
 type Options struct {
-	Builder           string // the program the script's shebang runs
-	ImageName         string
-	ImageTag          string
-	FromImage         string
-	Contents          []string
-	Config            []byte // JSON object or null
-	Architecture      string
-	Variant           string // of the architecture ("v7" for arm/v7), "" for none
-	Created           string
-	MTime             string
-	Owner             layer.Owner
-	MaxLayers         int
+	Builder      string // the program the script's shebang runs
+	Name         string // the derivation's name, stream-<image's base name>
+	ImageName    string
+	ImageTag     string
+	FromImage    string
+	Contents     []string
+	Config       []byte // JSON object or null
+	Architecture string
+	Variant      string // of the architecture ("v7" for arm/v7), "" for none
+	Created      string
+	MTime        string
+	Owner        layer.Owner
+	MaxLayers    int
+	// Layering is "auto" (nixpkgs 25.11's auto-layer) or "popularity"
+	// (the popularity order nixpkgs used before); Pipeline, when not nil,
+	// replaces both and ignores MaxLayers, as nixpkgs' layeringPipeline does.
+	Layering          string
+	Pipeline          *layering.Pipeline
+	Debug             bool // explain the layering on Log
 	IncludeStorePaths bool
 	IncludeNixDB      bool // register the closure in /nix/var/nix/db
 	ExtraCommands     string
@@ -45,13 +53,21 @@ type Options struct {
 	Closure           []byte // exportReferencesGraph of ClosureRoot
 	ClosureRoot       string // a file holding the contents and config, whose references are the image's roots
 	WorkDir           string // scratch space for the customisation layer
+	Log               io.Writer
 }
+
+// The values of the layering attribute.
+const (
+	layeringAuto       = "auto"
+	layeringPopularity = "popularity"
+)
 
 // OptionsFromAttrs reads and checks the stream derivation's attributes.
 func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 	g := a.Getter()
 	o := &Options{
 		Builder:           g.String("builder", ""),
+		Name:              g.String("name", ""),
 		ImageName:         strings.ToLower(g.String("imageName", "")),
 		ImageTag:          g.String("imageTag", ""),
 		FromImage:         g.String("fromImage", ""),
@@ -61,6 +77,8 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 		MTime:             g.String("mtime", "1970-01-01T00:00:01Z"),
 		Owner:             layer.Owner{UID: int(g.Int("uid", 0)), GID: int(g.Int("gid", 0)), Uname: g.String("uname", "root"), Gname: g.String("gname", "root")},
 		MaxLayers:         int(g.Int("maxLayers", 100)),
+		Layering:          g.String("layering", layeringAuto),
+		Debug:             g.Bool("debug", false),
 		ExtraCommands:     g.String("extraCommands", ""),
 		FakeRootCommands:  g.String("fakeRootCommands", ""),
 		EnableFakechroot:  g.Bool("enableFakechroot", false),
@@ -76,7 +94,23 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 	}
 	o.Config = a.Raw("config")
 	o.Closure = a.Raw("closure")
+	if raw := a.Raw("layeringPipeline"); raw != nil {
+		p, err := layering.ParsePipeline(raw)
+		if err != nil {
+			return nil, pipelineError(err)
+		}
+		o.Pipeline = &p
+	}
 	return o, o.check()
+}
+
+// pipelineError makes sure an error of the layering pipeline names the
+// attribute it came from (package layering's errors start with it).
+func pipelineError(err error) error {
+	if strings.HasPrefix(err.Error(), "layeringPipeline") {
+		return err
+	}
+	return fmt.Errorf("layeringPipeline: %w", err)
 }
 
 func (o *Options) check() error {
@@ -92,7 +126,10 @@ func (o *Options) check() error {
 		return errors.New(`attribute "imageName" must be a non-empty string`)
 	case o.ImageTag == "":
 		return errors.New(`attribute "imageTag" must be a non-empty string (nixlib derives it when tag is null)`)
-	case o.MaxLayers < 2:
+	case o.Layering != layeringAuto && o.Layering != layeringPopularity:
+		return fmt.Errorf(`attribute "layering": expected %q or %q, got %q`, layeringAuto, layeringPopularity, o.Layering)
+	// nixpkgs checks maxLayers only for its own layerings.
+	case o.Pipeline == nil && o.MaxLayers < 2:
 		return fmt.Errorf(`attribute "maxLayers": expected a number greater than 1, got %d`, o.MaxLayers)
 	case o.Owner.UID < 0 || o.Owner.GID < 0:
 		return fmt.Errorf(`attributes "uid"/"gid": expected non-negative numbers, got %d/%d`, o.Owner.UID, o.Owner.GID)
@@ -109,6 +146,13 @@ func (o *Options) check() error {
 	}
 	_, _, err = nixattrs.ParseTime("mtime", o.MTime)
 	return err
+}
+
+func (o *Options) log() io.Writer {
+	if o.Log == nil {
+		return io.Discard
+	}
+	return o.Log
 }
 
 // Build writes the stream script to out.
@@ -131,7 +175,8 @@ func Build(o *Options, out string) error {
 		conf.Base = b
 		baseEnv = b.Env
 		available -= len(b.Layers)
-		if available < 1 {
+		// A pipeline makes as many layers as it makes, in nixpkgs too.
+		if available < 1 && o.Pipeline == nil {
 			return fmt.Errorf("attribute \"maxLayers\" (%d) leaves no layer for store paths: fromImage has %d layers and the customisation layer takes one", o.MaxLayers, len(b.Layers))
 		}
 	}
@@ -147,8 +192,16 @@ func Build(o *Options, out string) error {
 			return fmt.Errorf("attribute \"closure\": %w", err)
 		}
 	}
+	// The customisation layer comes first: its size takes part in the
+	// layering, as the size of nixpkgs' customisation layer does.
+	customTar, err := customisationLayer(o, conf, paths)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(customTar)
+
 	if o.IncludeStorePaths {
-		groups, err := storeLayers(o, paths, available)
+		groups, err := storeLayers(o, paths, available, conf.Customisation.Size)
 		if err != nil {
 			return err
 		}
@@ -156,12 +209,6 @@ func Build(o *Options, out string) error {
 			return err
 		}
 	}
-
-	customTar, err := customisationLayer(o, conf, paths)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(customTar)
 	return outfile.Write(out, 0o555, func(w io.Writer) error {
 		f, err := os.Open(customTar)
 		if err != nil {
@@ -189,74 +236,6 @@ func fakeRoot(o *Options, root string) (func(string, os.FileInfo, *layer.Header)
 		return nil, err
 	}
 	return t.Override(root), nil
-}
-
-// storeLayers orders the closure by popularity and groups it into at most n
-// layers. As in nixpkgs, the image has two roots: the customisation layer
-// (referencing the contents) and the config (referencing the store paths
-// used in it); they take part in the counting and are no layer themselves.
-func storeLayers(o *Options, paths []closure.Path, n int) ([][]string, error) {
-	g := closure.GraphOf(paths)
-	byHash := map[string]string{}
-	for p := range g {
-		if h, ok := hashPart(o.StoreDir, p); ok {
-			byHash[h] = p
-		}
-	}
-	const customRoot, configRoot = "/customisation-layer-root", "/config-root"
-	var custom []string
-	for _, c := range o.Contents {
-		h, ok := hashPart(o.StoreDir, c)
-		p, found := byHash[h]
-		if !ok || !found {
-			return nil, fmt.Errorf("attribute \"contents\": %s is not in the image's closure (is it a store path in %s?)", c, o.StoreDir)
-		}
-		custom = append(custom, p)
-	}
-	g[customRoot] = custom
-	g[configRoot] = storePathsIn(o.StoreDir, string(o.Config), byHash)
-	var order []string
-	for _, p := range closure.Order(g) {
-		if p != customRoot && p != configRoot {
-			order = append(order, p)
-		}
-	}
-	if len(order) == 0 {
-		return nil, nil
-	}
-	return closure.Split(order, n)
-}
-
-// hashPart returns the hash of the store path p lies in.
-func hashPart(storeDir, p string) (string, bool) {
-	rest, ok := strings.CutPrefix(p, storeDir+"/")
-	if !ok || len(rest) < 32 {
-		return "", false
-	}
-	return rest[:32], true
-}
-
-// storePathsIn finds the store paths mentioned in text, as Nix's reference
-// scanner would: by their hash part.
-func storePathsIn(storeDir, text string, byHash map[string]string) []string {
-	prefix := storeDir + "/"
-	seen := map[string]bool{}
-	var out []string
-	for i := 0; ; {
-		j := strings.Index(text[i:], prefix)
-		if j < 0 {
-			break
-		}
-		i += j + len(prefix)
-		if i+32 > len(text) {
-			break
-		}
-		if p, ok := byHash[text[i:i+32]]; ok && !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // digestLayers computes each store layer's size and digest, in parallel:
