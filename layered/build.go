@@ -52,6 +52,7 @@ type Options struct {
 	StoreDir          string
 	Closure           []byte // exportReferencesGraph of ClosureRoot
 	ClosureRoot       string // a file holding the contents and config, whose references are the image's roots
+	ConfOut           string // where passthru.conf goes (the "conf" output), "" without one
 	WorkDir           string // scratch space for the customisation layer
 	Log               io.Writer
 }
@@ -100,6 +101,10 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 			return nil, pipelineError(err)
 		}
 		o.Pipeline = &p
+	}
+	var err error
+	if o.ConfOut, err = a.OptionalOutput("conf"); err != nil {
+		return nil, err
 	}
 	return o, o.check()
 }
@@ -155,7 +160,8 @@ func (o *Options) log() io.Writer {
 	return o.Log
 }
 
-// Build writes the stream script to out.
+// Build writes the stream script to out, and passthru.conf to o.ConfOut
+// when there is one.
 func Build(o *Options, out string) error {
 	conf := &Conf{Version: scriptVersion, RepoTag: o.ImageName + ":" + o.ImageTag, Created: o.Created,
 		Architecture: o.Architecture, Variant: o.Variant, StoreDir: o.StoreDir, Owner: o.Owner}
@@ -200,13 +206,18 @@ func Build(o *Options, out string) error {
 	}
 	defer os.Remove(customTar)
 
+	groups := [][]string{}
 	if o.IncludeStorePaths {
-		groups, err := storeLayers(o, paths, available, conf.Customisation.Size)
-		if err != nil {
+		if groups, err = storeLayers(o, paths, available, conf.Customisation.Size); err != nil {
 			return err
 		}
 		if conf.StoreLayers, err = digestLayers(o.StoreDir, groups, o.Owner, conf.MTime); err != nil {
 			return err
+		}
+	}
+	if o.ConfOut != "" {
+		if err := writePlan(o, groups); err != nil {
+			return fmt.Errorf("writing passthru.conf: %w", err)
 		}
 	}
 	return outfile.Write(out, 0o555, func(w io.Writer) error {

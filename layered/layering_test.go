@@ -269,8 +269,8 @@ func TestLayeringAttributes(t *testing.T) {
 		err   string // the error starts with it
 	}{
 		{name: "default", check: func(o *Options) error {
-			if o.Layering != "auto" || o.Pipeline != nil || o.Debug || o.StoreDir != "/nix/store" {
-				return fmt.Errorf("layering %q, pipeline %v, debug %v, storeDir %q", o.Layering, o.Pipeline, o.Debug, o.StoreDir)
+			if o.Layering != "auto" || o.Pipeline != nil || o.Debug || o.StoreDir != "/nix/store" || o.ConfOut != "" {
+				return fmt.Errorf("layering %q, pipeline %v, debug %v, storeDir %q, conf %q", o.Layering, o.Pipeline, o.Debug, o.StoreDir, o.ConfOut)
 			}
 			return nil
 		}},
@@ -285,6 +285,13 @@ func TestLayeringAttributes(t *testing.T) {
 			check: func(o *Options) error {
 				if o.Layering != "popularity" || !o.Debug || o.Variant != "v8" || o.StoreDir != "/opt/store" {
 					return fmt.Errorf("layering %q, debug %v, variant %q, storeDir %q", o.Layering, o.Debug, o.Variant, o.StoreDir)
+				}
+				return nil
+			}},
+		{name: "conf output", attrs: map[string]any{"outputs": map[string]string{"out": "/nix/store/x-out", "conf": "/nix/store/y-conf"}},
+			check: func(o *Options) error {
+				if o.ConfOut != "/nix/store/y-conf" {
+					return fmt.Errorf("conf %q", o.ConfOut)
 				}
 				return nil
 			}},
