@@ -106,7 +106,7 @@ func TestOpenBase(t *testing.T) {
 		{"a layer linked to another member", linked, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := OpenBase(writeArchive(t, tc.members, tc.gz), "", "")
+			b, err := OpenBase(writeArchive(t, tc.members, tc.gz), "", "", "/nix/store")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,7 +150,7 @@ func TestOpenBaseErrors(t *testing.T) {
 		{"diff_ids count", []fixture{{name: "l1/layer.tar", data: l1}, {name: "c.json", data: config(t, nil)}, {name: "manifest.json", data: m}}, "lists 0 diff_ids for 1 layers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := OpenBase(writeArchive(t, tc.members, false), "", "")
+			_, err := OpenBase(writeArchive(t, tc.members, false), "", "", "/nix/store")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want %q", err, tc.want)
 			}
@@ -158,7 +158,7 @@ func TestOpenBaseErrors(t *testing.T) {
 	}
 	notTar := filepath.Join(t.TempDir(), "x")
 	os.WriteFile(notTar, []byte("not a tar at all, just text that is long enough to not be a header"), 0o644)
-	if _, err := OpenBase(notTar, "", ""); err == nil || !strings.Contains(err.Error(), "not a docker-archive") {
+	if _, err := OpenBase(notTar, "", "", ""); err == nil || !strings.Contains(err.Error(), "not a docker-archive") {
 		t.Fatalf("error = %v", err)
 	}
 }
@@ -198,7 +198,7 @@ func TestWriteRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	b, err := OpenBase(p, "img", "t")
+	b, err := OpenBase(p, "img", "t", "/nix/store")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ type History struct {
 type Config struct {
 	Created      string          `json:"created,omitempty"`
 	Architecture string          `json:"architecture"`
+	Variant      string          `json:"variant,omitempty"` // of the architecture: "v7" for arm/v7
 	OS           string          `json:"os"`
 	Config       json.RawMessage `json:"config,omitempty"`
 	RootFS       RootFS          `json:"rootfs"`

@@ -78,7 +78,7 @@ type Base struct {
 	Config      json.RawMessage `json:"-"`
 	Env         []string        `json:"env"`
 	// StorePaths are the store paths the image's layers hold, whiteouts
-	// applied, sorted.
+	// applied, sorted (when OpenBase was given the store directory).
 	StorePaths []string `json:"-"`
 }
 
@@ -132,8 +132,10 @@ func (cs closers) Close() error {
 
 // OpenBase reads the image tagged name:tag from the docker-archive at p (the
 // first image when name or tag is empty), checks every layer against the
-// config's diff_ids and records where the layers are.
-func OpenBase(p, name, tag string) (*Base, error) {
+// config's diff_ids and records where the layers are. Base.StorePaths lists
+// the paths in storeDir, or nothing when storeDir is "" (callers that do not
+// need them).
+func OpenBase(p, name, tag, storeDir string) (*Base, error) {
 	fail := func(err error) (*Base, error) {
 		return nil, fmt.Errorf("fromImage %s: %w", p, err)
 	}
@@ -145,7 +147,7 @@ func OpenBase(p, name, tag string) (*Base, error) {
 	if err != nil {
 		return fail(err)
 	}
-	b, err := x.base(entry, repoTag)
+	b, err := x.base(entry, repoTag, storeDir)
 	if err != nil {
 		return fail(err)
 	}
@@ -153,7 +155,7 @@ func OpenBase(p, name, tag string) (*Base, error) {
 }
 
 // OpenAll reads every image of the docker-archive at p, checked as
-// OpenBase checks one.
+// OpenBase checks one, without their store paths.
 func OpenAll(p string) ([]*Base, error) {
 	x, err := readIndex(p)
 	if err != nil {
@@ -165,7 +167,7 @@ func OpenAll(p string) ([]*Base, error) {
 		if len(e.RepoTags) > 0 {
 			tag = e.RepoTags[0]
 		}
-		b, err := x.base(e, tag)
+		b, err := x.base(e, tag, "")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
@@ -260,7 +262,7 @@ func (x *index) resolve(n string) (string, member, error) {
 }
 
 // base reads one image of the archive and checks its layers.
-func (x *index) base(entry ManifestEntry, repoTag string) (*Base, error) {
+func (x *index) base(entry ManifestEntry, repoTag, storeDir string) (*Base, error) {
 	cfgName, _, err := x.resolve(entry.Config)
 	if err != nil {
 		return nil, err
@@ -288,7 +290,7 @@ func (x *index) base(entry ManifestEntry, repoTag string) (*Base, error) {
 		}
 		b.Layers = append(b.Layers, BaseLayer{Member: n, Offset: m.offset, Size: m.size, DiffID: cfg.RootFS.DiffIDs[i]})
 	}
-	if err := b.check(); err != nil {
+	if err := b.check(storeDir); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -321,7 +323,7 @@ func pick(manifest []ManifestEntry, name, tag string) (ManifestEntry, string, er
 // uncompressed size, verifies its diff_id and its entries' names, so that a
 // corrupt base fails the build rather than the later `docker load`, and
 // lists the base's store paths.
-func (b *Base) check() error {
+func (b *Base) check(storeDir string) error {
 	var scans []*layerScan
 	err := b.Copy(func(i int, l *BaseLayer, r io.Reader) error {
 		head := make([]byte, 4)
@@ -334,7 +336,7 @@ func (b *Base) check() error {
 		defer d.Close()
 		h := sha256.New()
 		cr := &countingReader{r: io.TeeReader(d, h)}
-		s, err := scanLayer(cr)
+		s, err := scanLayer(cr, strings.TrimPrefix(storeDir, "/"))
 		if err != nil {
 			return fmt.Errorf("layer %s: %w", l.Member, err)
 		}
@@ -349,7 +351,9 @@ func (b *Base) check() error {
 		scans = append(scans, s)
 		return nil
 	})
-	b.StorePaths = storePaths(scans)
+	if storeDir != "" {
+		b.StorePaths = storePaths(scans, storeDir)
+	}
 	return err
 }
 

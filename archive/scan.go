@@ -17,9 +17,10 @@ const (
 	OpaqueMarker   = ".wh..wh..opq"
 )
 
-// layerScan is what one layer does to the image's /nix/store: the store
-// paths it adds, and those it hides from the layers below.
+// layerScan is what one layer does to the image's store directory: the
+// store paths it adds, and those it hides from the layers below.
 type layerScan struct {
+	store   string // the store directory, relative to the root
 	added   []string
 	removed []string
 	opaque  bool // hides every store path below
@@ -29,8 +30,11 @@ type layerScan struct {
 // written outside the image's root, as `docker load` refuses them, so that
 // a bad base fails the build and not the user's load; and it records the
 // store paths the layer adds or whites out.
-func scanLayer(r io.Reader) (*layerScan, error) {
-	s := &layerScan{}
+//
+// store is the store directory relative to the root ("nix/store"); with ""
+// no store paths are recorded.
+func scanLayer(r io.Reader, store string) (*layerScan, error) {
+	s := &layerScan{store: store}
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
@@ -77,32 +81,41 @@ func insideRoot(dir, name string) (string, bool) {
 	return c, true
 }
 
-// record notes a store path or a whiteout of one. Whiteouts of /nix or
-// /nix/store themselves hide every store path.
+// record notes a store path or a whiteout of one. Whiteouts of the store
+// directory or of a directory above it hide every store path.
 func (s *layerScan) record(name string) {
+	if s.store == "" {
+		return
+	}
 	dir, base := path.Split(name)
 	dir = strings.TrimSuffix(dir, "/")
 	if strings.HasPrefix(base, WhiteoutPrefix) {
 		hidden := strings.TrimPrefix(base, WhiteoutPrefix)
 		switch {
-		case base == OpaqueMarker && (dir == "nix/store" || dir == "nix" || dir == ""):
+		case base == OpaqueMarker && s.holdsStore(dir):
 			s.opaque = true
-		case dir == "nix/store":
+		case dir == s.store:
 			s.removed = append(s.removed, hidden)
-		case (dir == "nix" && hidden == "store") || (dir == "" && hidden == "nix"):
+		case s.holdsStore(path.Join(dir, hidden)):
 			s.opaque = true
 		}
 		return
 	}
-	if rest, ok := strings.CutPrefix(name, "nix/store/"); ok && rest != "" {
+	if rest, ok := strings.CutPrefix(name, s.store+"/"); ok && rest != "" {
 		top, _, _ := strings.Cut(rest, "/")
 		s.added = append(s.added, top)
 	}
 }
 
+// holdsStore tells whether dir (relative, "" for the root) is the store
+// directory or one above it.
+func (s *layerScan) holdsStore(dir string) bool {
+	return dir == "" || dir == s.store || strings.HasPrefix(s.store, dir+"/")
+}
+
 // storePaths applies the layers' scans in order and returns the store paths
-// (/nix/store/NAME) the base image holds, sorted.
-func storePaths(scans []*layerScan) []string {
+// (<storeDir>/NAME) the base image holds, sorted.
+func storePaths(scans []*layerScan, storeDir string) []string {
 	set := map[string]bool{}
 	for _, s := range scans {
 		if s.opaque {
@@ -117,7 +130,7 @@ func storePaths(scans []*layerScan) []string {
 	}
 	out := make([]string, 0, len(set))
 	for n := range set {
-		out = append(out, "/nix/store/"+n)
+		out = append(out, storeDir+"/"+n)
 	}
 	slices.Sort(out)
 	return out

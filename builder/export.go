@@ -32,7 +32,7 @@ func exportImage(_ []string) error {
 		fmt.Fprintln(os.Stderr, "From-image name or tag wasn't set. Reading the first image.")
 		name, tag = "", ""
 	}
-	base, err := archive.OpenBase(from, name, tag)
+	base, err := archive.OpenBase(from, name, tag, "")
 	if err != nil {
 		return err
 	}

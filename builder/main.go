@@ -129,6 +129,7 @@ func buildStream(_ []string) error {
 		return err
 	}
 	o.WorkDir = workDir()
+	o.Log = os.Stderr
 	return layered.Build(o, out)
 }
 

@@ -32,6 +32,7 @@ func pullImage(_ []string) error {
 		ImageDigest: g.String("imageDigest", ""),
 		OS:          g.String("os", "linux"),
 		Arch:        g.String("arch", runtime.GOARCH),
+		Variant:     g.String("variant", ""),
 		TLSVerify:   g.Bool("tlsVerify", true),
 		FinalName:   g.String("finalImageName", ""),
 		FinalTag:    g.String("finalImageTag", "latest"),

@@ -145,7 +145,7 @@ func checkStorePath(p string) error {
 	}
 	dir, base := path.Split(p)
 	if dir == "/" {
-		return errors.New("not inside a store directory such as /nix/store")
+		return fmt.Errorf("not inside a store directory such as %s", DefaultStoreDir)
 	}
 	if len(base) < storeHashLen+2 || base[storeHashLen] != '-' {
 		return fmt.Errorf("file name %q is not <%d-character hash>-<name>", base, storeHashLen)
@@ -180,12 +180,29 @@ func GraphOf(paths []Path) Graph {
 	return g
 }
 
-// Name is the base name of a store path without its hash
-// (/nix/store/<hash>-hello-2.12.1 -> hello-2.12.1); other paths keep their
+// DefaultStoreDir is Nix's usual store directory. Derivations pass their
+// own (builtins.storeDir) when it differs; this is only the fallback.
+const DefaultStoreDir = "/nix/store"
+
+// ParseStoreDir checks a store directory given by a derivation and returns
+// it cleaned ("/nix/store/" -> "/nix/store"); "" means DefaultStoreDir.
+func ParseStoreDir(dir string) (string, error) {
+	if dir == "" {
+		return DefaultStoreDir, nil
+	}
+	c := path.Clean(dir)
+	if !strings.HasPrefix(c, "/") || c == "/" {
+		return "", fmt.Errorf("expected an absolute directory other than / (such as %s), got %q", DefaultStoreDir, dir)
+	}
+	return c, nil
+}
+
+// Name is the base name of a store path in storeDir without its hash
+// (<storeDir>/<hash>-hello-2.12.1 -> hello-2.12.1); other paths keep their
 // base name.
-func Name(p string) string {
+func Name(storeDir, p string) string {
 	b := path.Base(p)
-	if len(b) > 33 && b[32] == '-' && strings.HasPrefix(p, "/nix/store/") {
+	if len(b) > 33 && b[32] == '-' && strings.HasPrefix(p, storeDir+"/") {
 		return b[33:]
 	}
 	return b

@@ -232,8 +232,36 @@ func TestName(t *testing.T) {
 		"/elsewhere/00000000000000000000000000000000-x":                "00000000000000000000000000000000-x",
 		"/nix/store/short-name":                                        "short-name",
 	} {
-		if got := Name(in); got != want {
+		if got := Name(DefaultStoreDir, in); got != want {
 			t.Errorf("Name(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Another store directory is recognised as such, and /nix/store is then
+	// an ordinary directory.
+	other := "/gnu/store/00000000000000000000000000000000-guile"
+	if got := Name("/gnu/store", other); got != "guile" {
+		t.Errorf("Name(/gnu/store, %q) = %q, want guile", other, got)
+	}
+	if got := Name("/gnu/store", "/nix/store/00000000000000000000000000000000-x"); got != "00000000000000000000000000000000-x" {
+		t.Errorf("Name(/gnu/store, a /nix/store path) = %q", got)
+	}
+}
+
+func TestParseStoreDir(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"", DefaultStoreDir, true},
+		{"/nix/store", "/nix/store", true},
+		{"/nix/store/", "/nix/store", true},
+		{"/gnu//store", "/gnu/store", true},
+		{"/", "", false},
+		{"nix/store", "", false},
+	} {
+		got, err := ParseStoreDir(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseStoreDir(%q) = %q, %v; want %q, ok %v", tc.in, got, err, tc.want, tc.ok)
 		}
 	}
 }

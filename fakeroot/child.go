@@ -30,11 +30,12 @@ const (
 // config is what Run passes to the supervisor (on fd 3); the supervisor
 // writes the Table as JSON to fd 4 once the script ended.
 type config struct {
-	Dir    string
-	Chroot bool
-	Made   []string // the mount points Run made in Dir (absolute paths)
-	Argv   []string
-	Env    []string
+	Dir      string
+	Chroot   bool
+	StoreDir string   // borrowed by the chroot
+	Made     []string // the mount points Run made in Dir (absolute paths)
+	Argv     []string
+	Env      []string
 }
 
 // Main runs the supervisor or the stub when this process is one and does
@@ -128,7 +129,7 @@ func mountNamespace(c *config) error {
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("binding %s: %w", root, err)
 	}
-	if err := chroot.Apply(root, chrootMounts, c.Made); err != nil {
+	if err := chroot.Apply(root, chrootMounts(c.StoreDir), c.Made); err != nil {
 		return err
 	}
 	if err := unix.Chdir(root); err != nil {
@@ -147,16 +148,21 @@ func mountNamespace(c *config) error {
 
 // chrootMounts are what the fake chroot borrows; Run makes their mount
 // points (chroot.Prepare) before the namespaces exist and removes them after.
-var chrootMounts = []chroot.Mount{
-	{Path: "nix/store", Do: func(target string) error {
-		if _, err := os.Stat("/nix/store"); err != nil {
+func chrootMounts(storeDir string) []chroot.Mount {
+	store := chroot.Mount{Path: strings.TrimPrefix(storeDir, "/"), Do: func(target string) error {
+		if _, err := os.Stat(storeDir); err != nil {
 			return nil
 		}
-		if err := unix.Mount("/nix/store", target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("binding /nix/store: %w", err)
+		if err := unix.Mount(storeDir, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("binding %s: %w", storeDir, err)
 		}
 		return readOnlyUnder(target)
-	}},
+	}}
+	return append([]chroot.Mount{store}, systemMounts...)
+}
+
+// systemMounts are the chroot's mounts besides the store.
+var systemMounts = []chroot.Mount{
 	{Path: "dev", Do: func(target string) error {
 		if err := unix.Mount("/dev", target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("binding /dev: %w", err)

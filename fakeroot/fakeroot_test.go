@@ -44,7 +44,7 @@ func run(t *testing.T, chroot bool, script string) (*Table, string, string, erro
 		sh = "/bin/busybox"
 	}
 	var out bytes.Buffer
-	tab, err := Run(Options{Attr: "fakeRootCommands", Dir: dir, Chroot: chroot,
+	tab, err := Run(Options{Attr: "fakeRootCommands", Dir: dir, Chroot: chroot, StoreDir: "/nix/store",
 		Argv:   []string{sh, "sh", "-e", "-c", script},
 		Env:    []string{"PATH=/bin"},
 		Stdout: &out, Stderr: &out})
@@ -177,7 +177,7 @@ func TestChrootOwnTmp(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o1777); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(Options{Attr: "fakeRootCommands", Dir: dir, Chroot: true,
+	if _, err := Run(Options{Attr: "fakeRootCommands", Dir: dir, Chroot: true, StoreDir: "/nix/store",
 		Argv: []string{"/bin/busybox", "sh", "-c", "echo kept > /tmp/x"}, Env: []string{"PATH=/bin"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -18,13 +18,14 @@ import (
 
 // Options say what to run and where.
 type Options struct {
-	Attr   string   // the attribute the script comes from, for errors
-	Dir    string   // the layer directory: the working directory, or / with Chroot
-	Chroot bool     // enableFakechroot
-	Argv   []string // the script's command (an absolute program path first)
-	Env    []string
-	Stdout io.Writer // default os.Stderr (the build log)
-	Stderr io.Writer
+	Attr     string   // the attribute the script comes from, for errors
+	Dir      string   // the layer directory: the working directory, or / with Chroot
+	Chroot   bool     // enableFakechroot
+	StoreDir string   // the store the chroot borrows (read-only); required with Chroot
+	Argv     []string // the script's command (an absolute program path first)
+	Env      []string
+	Stdout   io.Writer // default os.Stderr (the build log)
+	Stderr   io.Writer
 }
 
 // Run runs the script as an apparent root and returns what it recorded.
@@ -47,7 +48,10 @@ func Run(o Options) (*Table, error) {
 	env := o.Env
 	var made []string
 	if o.Chroot {
-		made, err = chroot.Prepare(dir, chrootMounts)
+		if !filepath.IsAbs(o.StoreDir) || o.StoreDir == "/" {
+			return nil, fmt.Errorf("%s: the chroot needs the store directory, got %q", o.Attr, o.StoreDir)
+		}
+		made, err = chroot.Prepare(dir, chrootMounts(o.StoreDir))
 		defer chroot.Remove(made)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", o.Attr, err)
@@ -64,7 +68,7 @@ func Run(o Options) (*Table, error) {
 		return nil, err
 	}
 	defer in.Close()
-	if err := json.NewEncoder(in).Encode(config{Dir: dir, Chroot: o.Chroot, Made: made, Argv: o.Argv, Env: env}); err != nil {
+	if err := json.NewEncoder(in).Encode(config{Dir: dir, Chroot: o.Chroot, StoreDir: o.StoreDir, Made: made, Argv: o.Argv, Env: env}); err != nil {
 		return nil, err
 	}
 	if _, err := in.Seek(0, 0); err != nil {

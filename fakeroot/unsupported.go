@@ -10,13 +10,14 @@ import (
 
 // Options say what to run and where.
 type Options struct {
-	Attr   string
-	Dir    string
-	Chroot bool
-	Argv   []string
-	Env    []string
-	Stdout io.Writer
-	Stderr io.Writer
+	Attr     string
+	Dir      string
+	Chroot   bool
+	StoreDir string
+	Argv     []string
+	Env      []string
+	Stdout   io.Writer
+	Stderr   io.Writer
 }
 
 // Run needs linux/amd64: the supervisor rewrites system calls by their

@@ -126,7 +126,7 @@ func writeImage(t *testing.T, layers [][]byte, variant string) string {
 
 func flattenFile(t *testing.T, p string, mtime int64) ([]byte, error) {
 	t.Helper()
-	base, err := archive.OpenBase(p, "", "")
+	base, err := archive.OpenBase(p, "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -300,7 +300,7 @@ func TestCompareWithUmoci(t *testing.T) {
 
 	img := filepath.Join(work, "img.tar")
 	run(t, work, "skopeo", "--insecure-policy", "copy", "oci:"+work+"/oci:v4", "docker-archive:"+img+":test:latest")
-	base, err := archive.OpenBase(img, "", "")
+	base, err := archive.OpenBase(img, "", "", "")
 	must(t, err)
 	marks := strings.Join(layerMarkers(t, base), " ")
 	for _, want := range []string{".wh.keep", ".wh.gone", ".wh.h1", "lib/.wh..wh..opq", "etc/.wh.conf"} {
@@ -314,7 +314,7 @@ func TestCompareWithUmoci(t *testing.T) {
 	// The same image gzipped is read through the spill file, not in place.
 	gz := img + ".gz"
 	run(t, work, "sh", "-c", "gzip -c img.tar > img.tar.gz")
-	gzBase, err := archive.OpenBase(gz, "", "")
+	gzBase, err := archive.OpenBase(gz, "", "", "")
 	must(t, err)
 	var flatGz bytes.Buffer
 	must(t, Write(&flatGz, gzBase, t.TempDir(), 0))

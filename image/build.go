@@ -77,7 +77,7 @@ func Build(o *Options, out string, log io.Writer) error {
 	diffIDs = append(diffIDs, diffID)
 	history = append(history, archive.History{Created: created, Comment: "buildImage layer"})
 	fmt.Fprintln(log, "Adding meta...")
-	config, err := json.Marshal(archive.Config{Created: created, Architecture: o.Architecture, OS: "linux",
+	config, err := json.Marshal(archive.Config{Created: created, Architecture: o.Architecture, Variant: o.Variant, OS: "linux",
 		Config: cfg, RootFS: archive.RootFS{Type: "layers", DiffIDs: diffIDs}, History: history})
 	if err != nil {
 		return err
@@ -148,7 +148,7 @@ func openBase(o *Options) (*archive.Base, error) {
 		// Documented: either alone means the first image.
 		name, tag = "", ""
 	}
-	return archive.OpenBase(o.FromImage, name, tag)
+	return archive.OpenBase(o.FromImage, name, tag, o.StoreDir)
 }
 
 // writeLayer writes the new layer to w, hashing it on the way.
@@ -179,7 +179,7 @@ func layerEntries(o *Options, base *archive.Base) (entries []layer.Entry, cleanu
 			cleanups[i]()
 		}
 	}
-	tree, err := newRootTree(o.CopyToRoot, o.KeepContentsDirlinks, o.Owner, layerMTime)
+	tree, err := newRootTree(o.StoreDir, o.CopyToRoot, o.KeepContentsDirlinks, o.Owner, layerMTime)
 	if err != nil {
 		return nil, cleanup, err
 	}
@@ -233,7 +233,7 @@ func layerEntries(o *Options, base *archive.Base) (entries []layer.Entry, cleanu
 	}
 	var storeEntries []layer.Entry
 	if len(added) > 0 {
-		if storeEntries, err = layer.StoreEntries(added, o.Owner, layerMTime); err != nil {
+		if storeEntries, err = layer.StoreEntries(o.StoreDir, added, o.Owner, layerMTime); err != nil {
 			return nil, cleanup, err
 		}
 		// Relative like the tree's names, so the layer has one kind.
@@ -245,7 +245,7 @@ func layerEntries(o *Options, base *archive.Base) (entries []layer.Entry, cleanu
 	var dbEntries []layer.Entry
 	if o.IncludeNixDB {
 		var done func()
-		dbEntries, done, err = nixdb.LayerEntries(o.WorkDir, paths, o.CopyToRoot, o.Owner, layerMTime)
+		dbEntries, done, err = nixdb.LayerEntries(o.WorkDir, o.StoreDir, paths, o.CopyToRoot, o.Owner, layerMTime)
 		cleanups = append(cleanups, done)
 		if err != nil {
 			return nil, cleanup, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nix-dockertools/dockertools/archive"
+	"github.com/nix-dockertools/dockertools/closure"
 	"github.com/nix-dockertools/dockertools/compress"
 	"github.com/nix-dockertools/dockertools/layer"
 	"github.com/nix-dockertools/dockertools/nixattrs"
@@ -35,7 +36,9 @@ type Options struct {
 	QEMU              string
 	Config            []byte // JSON object or null
 	Architecture      string
+	Variant           string // of the architecture, "" for none
 	Created           string
+	StoreDir          string // where copyToRoot's closure lives
 	Owner             layer.Owner
 	Compressor        string
 	IncludeNixDB      bool
@@ -55,6 +58,8 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 		FromImageTag:         g.String("fromImageTag", ""),
 		ExtraCommands:        g.String("extraCommands", ""),
 		Architecture:         g.String("architecture", runtime.GOARCH),
+		Variant:              g.String("variant", ""),
+		StoreDir:             g.String("storeDir", ""),
 		Created:              g.String("created", "1970-01-01T00:00:01Z"),
 		Compressor:           g.String("compressor", "gz"),
 		ClosureRoot:          g.String("closureRoot", ""),
@@ -79,6 +84,11 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 }
 
 func (o *Options) check() error {
+	dir, err := closure.ParseStoreDir(o.StoreDir)
+	if err != nil {
+		return fmt.Errorf("attribute \"storeDir\": %w", err)
+	}
+	o.StoreDir = dir
 	switch {
 	case o.ImageName == "":
 		return errors.New(`attribute "imageName" must be a non-empty string`)
@@ -113,6 +123,6 @@ func (o *Options) check() error {
 	if _, err := compress.Extension(o.Compressor); err != nil {
 		return err
 	}
-	_, _, err := nixattrs.ParseTime("created", o.Created)
+	_, _, err = nixattrs.ParseTime("created", o.Created)
 	return err
 }

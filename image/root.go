@@ -38,7 +38,7 @@ type rootTree struct {
 	root  *rnode
 }
 
-func newRootTree(items []string, keep bool, o layer.Owner, mtime int64) (*rootTree, error) {
+func newRootTree(storeDir string, items []string, keep bool, o layer.Owner, mtime int64) (*rootTree, error) {
 	t := &rootTree{keep: keep, owner: o, mtime: mtime, root: newDirNode(0o755)}
 	for _, item := range items {
 		fi, err := os.Stat(item)
@@ -48,7 +48,7 @@ func newRootTree(items []string, keep bool, o layer.Owner, mtime int64) (*rootTr
 		if !fi.IsDir() {
 			// nixpkgs' rsync refuses a bare file; putting it at the top
 			// under its name is what users of `contents` expect.
-			if err := t.addLeaf(t.root, []string{closure.Name(item)}, item); err != nil {
+			if err := t.addLeaf(t.root, []string{closure.Name(storeDir, item)}, item); err != nil {
 				return nil, err
 			}
 			continue

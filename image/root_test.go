@@ -73,7 +73,7 @@ func TestRootTree(t *testing.T) {
 		{"a bare file goes to the top", []string{filepath.Join(pkg, "lib/libc.so")}, false, "libc.so\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rt, err := newRootTree(tc.items, tc.keep, layer.Owner{UID: 7, GID: 8}, 1)
+			rt, err := newRootTree("/nix/store", tc.items, tc.keep, layer.Owner{UID: 7, GID: 8}, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,18 +105,18 @@ func TestRootTree(t *testing.T) {
 
 func TestRootTreeErrors(t *testing.T) {
 	loop := tree(t, "a/self -> ..")
-	if _, err := newRootTree([]string{loop}, false, layer.Owner{}, 1); err == nil || !strings.Contains(err.Error(), "symlink loop") {
+	if _, err := newRootTree("/nix/store", []string{loop}, false, layer.Owner{}, 1); err == nil || !strings.Contains(err.Error(), "symlink loop") {
 		t.Fatalf("error = %v", err)
 	}
 	// Kept, a loop is only a link.
-	if _, err := newRootTree([]string{loop}, true, layer.Owner{}, 1); err != nil {
+	if _, err := newRootTree("/nix/store", []string{loop}, true, layer.Owner{}, 1); err != nil {
 		t.Fatal(err)
 	}
 	dir, file := tree(t, "bin/sh"), tree(t, "bin")
-	if _, err := newRootTree([]string{dir, file}, false, layer.Owner{}, 1); err == nil || !strings.Contains(err.Error(), "/bin is a directory in an earlier item") {
+	if _, err := newRootTree("/nix/store", []string{dir, file}, false, layer.Owner{}, 1); err == nil || !strings.Contains(err.Error(), "/bin is a directory in an earlier item") {
 		t.Fatalf("error = %v", err)
 	}
-	if _, err := newRootTree([]string{"/nonexistent/x"}, false, layer.Owner{}, 1); err == nil || !strings.Contains(err.Error(), `attribute "copyToRoot"`) {
+	if _, err := newRootTree("/nix/store", []string{"/nonexistent/x"}, false, layer.Owner{}, 1); err == nil || !strings.Contains(err.Error(), `attribute "copyToRoot"`) {
 		t.Fatalf("error = %v", err)
 	}
 }
@@ -126,7 +126,7 @@ func TestRootTreeModes(t *testing.T) {
 	os.Chmod(filepath.Join(pkg, "bin/hello"), 0o555)
 	os.Chmod(filepath.Join(pkg, "bin"), 0o555)
 	defer os.Chmod(filepath.Join(pkg, "bin"), 0o755)
-	rt, err := newRootTree([]string{pkg}, false, layer.Owner{}, 1)
+	rt, err := newRootTree("/nix/store", []string{pkg}, false, layer.Owner{}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,10 +39,8 @@ type rootResult struct {
 	Stage  string
 }
 
-const (
-	jobMount   = "/job"
-	storeMount = "/nix/store"
-)
+// jobMount is where the guest finds its job.
+const jobMount = "/job"
 
 // runAsRootEntries runs runAsRoot as root in a VM holding the base image's
 // files and the copyToRoot tree (not yet its closure), then extraCommands
@@ -55,7 +53,7 @@ func runAsRootEntries(o *Options, base *archive.Base, tree *rootTree, work strin
 		return nil, err
 	}
 	j := rootJob{Layer: jobMount + "/layer.tar", Out: jobMount + "/out.tar", DiskMB: o.DiskSize,
-		MTime: layerMTime, StoreDir: storeMount}
+		MTime: layerMTime, StoreDir: o.StoreDir}
 	if err := outfile.Write(filepath.Join(share, "layer.tar"), 0o644, func(w io.Writer) error {
 		_, _, err := layer.Write(w, tree.entries())
 		return err
@@ -91,7 +89,7 @@ func runAsRootEntries(o *Options, base *archive.Base, tree *rootTree, work strin
 		Job: "runAsRoot", Payload: j,
 		Shares: []vm.Share{
 			{Tag: "job", Path: share, Mount: jobMount},
-			{Tag: "store", Path: storeMount, Mount: storeMount, ReadOnly: true},
+			{Tag: "store", Path: o.StoreDir, Mount: o.StoreDir, ReadOnly: true},
 		},
 	})
 	if err != nil {

@@ -17,7 +17,7 @@ func BenchmarkDigest(b *testing.B) {
 		total += int64(size)
 		writeFile(b, filepath.Join(dir, "pkg", strconv.Itoa(i%40), strconv.Itoa(i)), size, 0o444)
 	}
-	entries, err := StoreEntries([]string{filepath.Join(dir, "pkg")}, Owner{0, 0, "root", "root"}, 1)
+	entries, err := StoreEntries("/nix/store", []string{filepath.Join(dir, "pkg")}, Owner{0, 0, "root", "root"}, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

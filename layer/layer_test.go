@@ -34,7 +34,7 @@ func TestArchiveSizeMatchesWritten(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "huge"), 3<<20+1, 0o444)
 	writeFile(t, filepath.Join(dir, "record"), 7680, 0o444)
 	storeOf := func(paths ...string) func() ([]Entry, error) {
-		return func() ([]Entry, error) { return StoreEntries(paths, root, 1) }
+		return func() ([]Entry, error) { return StoreEntries("/nix/store", paths, root, 1) }
 	}
 	trees := map[string]func() ([]Entry, error){
 		"no-paths":      storeOf(),
@@ -70,7 +70,7 @@ func TestArchiveSizeMatchesWritten(t *testing.T) {
 		})
 	}
 	t.Run("exact-record-has-no-extra-padding", func(t *testing.T) {
-		entries, err := StoreEntries([]string{filepath.Join(dir, "record")}, root, 1)
+		entries, err := StoreEntries("/nix/store", []string{filepath.Join(dir, "record")}, root, 1)
 		mustDo(t, err)
 		if size, _ := ArchiveSize(entries); size != recordSize {
 			t.Fatalf("ArchiveSize %d, want exactly one record", size)
@@ -81,9 +81,9 @@ func TestArchiveSizeMatchesWritten(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	fx := buildFixture(t)
 	o := Owner{1000, 1000, "user", "user"}
-	a, err := StoreEntries(fx.paths, o, 1)
+	a, err := StoreEntries("/nix/store", fx.paths, o, 1)
 	mustDo(t, err)
-	b, err := StoreEntries(fx.paths, o, 1)
+	b, err := StoreEntries("/nix/store", fx.paths, o, 1)
 	mustDo(t, err)
 	outA, digestA := writeAll(t, a)
 	outB, digestB := writeAll(t, b)
@@ -109,7 +109,7 @@ func TestDirEntriesRejectsNonDirectory(t *testing.T) {
 	if _, err := DirEntries(f, Owner{}, 0, nil); err == nil {
 		t.Fatal("DirEntries accepted a regular file as root")
 	}
-	if _, err := StoreEntries([]string{filepath.Join(t.TempDir(), "missing")}, Owner{}, 0); err == nil {
+	if _, err := StoreEntries("/nix/store", []string{filepath.Join(t.TempDir(), "missing")}, Owner{}, 0); err == nil {
 		t.Fatal("StoreEntries accepted a missing store path")
 	}
 }
@@ -126,7 +126,7 @@ func TestWriteFailsWhenFileChanged(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "pkg", "file")
 			writeFile(t, path, 1000, 0o644)
-			entries, err := StoreEntries([]string{filepath.Join(dir, "pkg")}, Owner{}, 1)
+			entries, err := StoreEntries("/nix/store", []string{filepath.Join(dir, "pkg")}, Owner{}, 1)
 			mustDo(t, err)
 			mustDo(t, change(path))
 			_, _, err = Write(io.Discard, entries)
@@ -139,7 +139,7 @@ func TestWriteFailsWhenFileChanged(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "file")
 		writeFile(t, path, 10, 0o644)
-		entries, err := StoreEntries([]string{path}, Owner{}, 1)
+		entries, err := StoreEntries("/nix/store", []string{path}, Owner{}, 1)
 		mustDo(t, err)
 		mustDo(t, os.Remove(path))
 		if _, _, err := Write(io.Discard, entries); !errors.Is(err, os.ErrNotExist) {
@@ -177,7 +177,7 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 func TestWritePropagatesWriterError(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "big"), 3<<20, 0o644)
-	entries, err := StoreEntries([]string{dir}, Owner{}, 1)
+	entries, err := StoreEntries("/nix/store", []string{dir}, Owner{}, 1)
 	mustDo(t, err)
 	n, _, err := Write(&failingWriter{after: 1}, entries)
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
@@ -193,7 +193,7 @@ func TestReadBack(t *testing.T) {
 	fx := buildFixture(t)
 	for _, tc := range owners {
 		t.Run(tc.name, func(t *testing.T) {
-			entries, err := StoreEntries(fx.paths, tc.o, tc.mtime)
+			entries, err := StoreEntries("/nix/store", fx.paths, tc.o, tc.mtime)
 			mustDo(t, err)
 			out, _ := writeAll(t, entries)
 			r := tar.NewReader(bytes.NewReader(out))
@@ -262,6 +262,23 @@ func TestCleanPath(t *testing.T) {
 	for in, want := range cases {
 		if got := cleanPath(in); got != want {
 			t.Errorf("cleanPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestStoreDirEntries(t *testing.T) {
+	for _, tc := range []struct {
+		dir  string
+		want []string
+	}{
+		{"/nix/store", []string{"/nix/", "/nix/store/"}},
+		{"/gnu/store", []string{"/gnu/", "/gnu/store/"}},
+		{"/opt/nix/store", []string{"/opt/", "/opt/nix/", "/opt/nix/store/"}},
+		{"/store", []string{"/store/"}},
+	} {
+		got := storeDirEntries(tc.dir)
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("storeDirEntries(%q) = %q, want %q", tc.dir, got, tc.want)
 		}
 	}
 }

@@ -39,7 +39,7 @@ func TestStoreLayerMatchesPython(t *testing.T) {
 			want, err := os.ReadFile(out)
 			mustDo(t, err)
 
-			entries, err := StoreEntries(fx.paths, tc.o, tc.mtime)
+			entries, err := StoreEntries("/nix/store", fx.paths, tc.o, tc.mtime)
 			mustDo(t, err)
 			var buf bytes.Buffer
 			n, digest, err := Write(&buf, entries)
@@ -65,7 +65,7 @@ func TestStoreLayerNoPathsMatchesPython(t *testing.T) {
 	runPython(t, nil, "store", out, "1", "0", "0", "root", "root")
 	want, err := os.ReadFile(out)
 	mustDo(t, err)
-	entries, err := StoreEntries(nil, Owner{0, 0, "root", "root"}, 1)
+	entries, err := StoreEntries("/nix/store", nil, Owner{0, 0, "root", "root"}, 1)
 	mustDo(t, err)
 	var buf bytes.Buffer
 	_, _, err = Write(&buf, entries)

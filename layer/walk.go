@@ -14,14 +14,15 @@ import (
 // links turned into regular files. It does not read file contents (lstat
 // only).
 //
-// The layer starts with /nix/ and /nix/store/ (mode 0755) because Docker
-// tooling expects those directories before any store path. Each store path
+// The layer starts with storeDir and each directory above it (/nix/ and
+// /nix/store/ for the usual store; mode 0755) because Docker tooling
+// expects those directories before any store path. Each store path
 // contributes itself and, if it is a real directory (not a symlink), its
 // whole subtree, sorted the way pathlib sorts paths. Entry names are the
-// absolute paths as given, so real store paths yield /nix/store/... names.
-func StoreEntries(paths []string, o Owner, mtime int64) ([]Entry, error) {
+// absolute paths as given, so real store paths yield <storeDir>/... names.
+func StoreEntries(storeDir string, paths []string, o Owner, mtime int64) ([]Entry, error) {
 	w := walker{o: o, mtime: mtime}
-	for _, name := range []string{"/nix/", "/nix/store/"} {
+	for _, name := range storeDirEntries(storeDir) {
 		w.entries = append(w.entries, Entry{Header: Header{Name: name, Typeflag: TypeDir, Mode: 0o755}})
 		w.stamp(&w.entries[len(w.entries)-1].Header)
 	}
@@ -34,6 +35,21 @@ func StoreEntries(paths []string, o Owner, mtime int64) ([]Entry, error) {
 		}
 	}
 	return w.entries, nil
+}
+
+// storeDirEntries names storeDir and its parents, outermost first:
+// "/nix/store" gives "/nix/", "/nix/store/".
+func storeDirEntries(storeDir string) []string {
+	var names []string
+	dir := "/"
+	for _, part := range strings.Split(strings.Trim(storeDir, "/"), "/") {
+		if part == "" {
+			continue
+		}
+		dir += part + "/"
+		names = append(names, dir)
+	}
+	return names
 }
 
 // PathEntries walks src, which may be a file, a link or a directory tree,

@@ -15,6 +15,7 @@ import (
 	"github.com/nix-dockertools/dockertools/closure"
 	"github.com/nix-dockertools/dockertools/fakeroot"
 	"github.com/nix-dockertools/dockertools/layer"
+	"github.com/nix-dockertools/dockertools/layering"
 	"github.com/nix-dockertools/dockertools/nixattrs"
 	"github.com/nix-dockertools/dockertools/nixdb"
 	"github.com/nix-dockertools/dockertools/outfile"
@@ -23,44 +24,66 @@ import (
 
 // Options are streamLayeredImage's attributes, as the stream derivation gets them.
 type Options struct {
-	Builder           string // the program the script's shebang runs
-	ImageName         string
-	ImageTag          string
-	FromImage         string
-	Contents          []string
-	Config            []byte // JSON object or null
-	Architecture      string
-	Created           string
-	MTime             string
-	Owner             layer.Owner
-	MaxLayers         int
+	Builder      string // the program the script's shebang runs
+	Name         string // the derivation's name, stream-<image's base name>
+	ImageName    string
+	ImageTag     string
+	FromImage    string
+	Contents     []string
+	Config       []byte // JSON object or null
+	Architecture string
+	Variant      string // of the architecture ("v7" for arm/v7), "" for none
+	Created      string
+	MTime        string
+	Owner        layer.Owner
+	MaxLayers    int
+	// Layering is "auto" (nixpkgs 25.11's auto-layer) or "popularity"
+	// (the popularity order nixpkgs used before); Pipeline, when not nil,
+	// replaces both and ignores MaxLayers, as nixpkgs' layeringPipeline does.
+	Layering          string
+	Pipeline          *layering.Pipeline
+	Debug             bool // explain the layering on Log
 	IncludeStorePaths bool
 	IncludeNixDB      bool // register the closure in /nix/var/nix/db
 	ExtraCommands     string
 	FakeRootCommands  string // runs after ExtraCommands as an apparent root (package fakeroot)
 	EnableFakechroot  bool   // FakeRootCommands sees the layer as /
 	ScriptTools       []string
+	StoreDir          string
 	Closure           []byte // exportReferencesGraph of ClosureRoot
 	ClosureRoot       string // a file holding the contents and config, whose references are the image's roots
+	ConfOut           string // where passthru.conf goes (the "conf" output), "" without one
 	WorkDir           string // scratch space for the customisation layer
+	Log               io.Writer
 }
+
+// The values of the layering attribute.
+const (
+	layeringAuto       = "auto"
+	layeringPopularity = "popularity"
+)
 
 // OptionsFromAttrs reads and checks the stream derivation's attributes.
 func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 	g := a.Getter()
 	o := &Options{
 		Builder:           g.String("builder", ""),
+		Name:              g.String("name", ""),
 		ImageName:         strings.ToLower(g.String("imageName", "")),
 		ImageTag:          g.String("imageTag", ""),
 		FromImage:         g.String("fromImage", ""),
 		Architecture:      g.String("architecture", runtime.GOARCH),
+		Variant:           g.String("variant", ""),
 		Created:           g.String("created", "1970-01-01T00:00:01Z"),
 		MTime:             g.String("mtime", "1970-01-01T00:00:01Z"),
 		Owner:             layer.Owner{UID: int(g.Int("uid", 0)), GID: int(g.Int("gid", 0)), Uname: g.String("uname", "root"), Gname: g.String("gname", "root")},
 		MaxLayers:         int(g.Int("maxLayers", 100)),
+		Layering:          g.String("layering", layeringAuto),
+		Debug:             g.Bool("debug", false),
 		ExtraCommands:     g.String("extraCommands", ""),
 		FakeRootCommands:  g.String("fakeRootCommands", ""),
 		EnableFakechroot:  g.Bool("enableFakechroot", false),
+		StoreDir:          g.String("storeDir", ""),
 		ClosureRoot:       g.String("closureRoot", ""),
 		IncludeStorePaths: g.Bool("includeStorePaths", true),
 		IncludeNixDB:      g.Bool("includeNixDB", false),
@@ -72,10 +95,35 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 	}
 	o.Config = a.Raw("config")
 	o.Closure = a.Raw("closure")
+	if raw := a.Raw("layeringPipeline"); raw != nil {
+		p, err := layering.ParsePipeline(raw)
+		if err != nil {
+			return nil, pipelineError(err)
+		}
+		o.Pipeline = &p
+	}
+	var err error
+	if o.ConfOut, err = a.OptionalOutput("conf"); err != nil {
+		return nil, err
+	}
 	return o, o.check()
 }
 
+// pipelineError makes sure an error of the layering pipeline names the
+// attribute it came from (package layering's errors start with it).
+func pipelineError(err error) error {
+	if strings.HasPrefix(err.Error(), "layeringPipeline") {
+		return err
+	}
+	return fmt.Errorf("layeringPipeline: %w", err)
+}
+
 func (o *Options) check() error {
+	dir, err := closure.ParseStoreDir(o.StoreDir)
+	if err != nil {
+		return fmt.Errorf("attribute \"storeDir\": %w", err)
+	}
+	o.StoreDir = dir
 	switch {
 	case o.Builder == "":
 		return errors.New(`attribute "builder" is required (the stream script runs it)`)
@@ -83,7 +131,10 @@ func (o *Options) check() error {
 		return errors.New(`attribute "imageName" must be a non-empty string`)
 	case o.ImageTag == "":
 		return errors.New(`attribute "imageTag" must be a non-empty string (nixlib derives it when tag is null)`)
-	case o.MaxLayers < 2:
+	case o.Layering != layeringAuto && o.Layering != layeringPopularity:
+		return fmt.Errorf(`attribute "layering": expected %q or %q, got %q`, layeringAuto, layeringPopularity, o.Layering)
+	// nixpkgs checks maxLayers only for its own layerings.
+	case o.Pipeline == nil && o.MaxLayers < 2:
 		return fmt.Errorf(`attribute "maxLayers": expected a number greater than 1, got %d`, o.MaxLayers)
 	case o.Owner.UID < 0 || o.Owner.GID < 0:
 		return fmt.Errorf(`attributes "uid"/"gid": expected non-negative numbers, got %d/%d`, o.Owner.UID, o.Owner.GID)
@@ -98,14 +149,22 @@ func (o *Options) check() error {
 	if _, _, err := nixattrs.ParseTime("created", o.Created); err != nil {
 		return err
 	}
-	_, _, err := nixattrs.ParseTime("mtime", o.MTime)
+	_, _, err = nixattrs.ParseTime("mtime", o.MTime)
 	return err
 }
 
-// Build writes the stream script to out.
+func (o *Options) log() io.Writer {
+	if o.Log == nil {
+		return io.Discard
+	}
+	return o.Log
+}
+
+// Build writes the stream script to out, and passthru.conf to o.ConfOut
+// when there is one.
 func Build(o *Options, out string) error {
 	conf := &Conf{Version: scriptVersion, RepoTag: o.ImageName + ":" + o.ImageTag, Created: o.Created,
-		Architecture: o.Architecture, Owner: o.Owner}
+		Architecture: o.Architecture, Variant: o.Variant, StoreDir: o.StoreDir, Owner: o.Owner}
 	mt, err := nixattrs.ResolveTime("mtime", o.MTime, time.Now())
 	if err != nil {
 		return err
@@ -115,14 +174,15 @@ func Build(o *Options, out string) error {
 	var baseEnv []string
 	available := o.MaxLayers - 1
 	if o.FromImage != "" {
-		b, err := archive.OpenBase(o.FromImage, "", "")
+		b, err := archive.OpenBase(o.FromImage, "", "", "")
 		if err != nil {
 			return err
 		}
 		conf.Base = b
 		baseEnv = b.Env
 		available -= len(b.Layers)
-		if available < 1 {
+		// A pipeline makes as many layers as it makes, in nixpkgs too.
+		if available < 1 && o.Pipeline == nil {
 			return fmt.Errorf("attribute \"maxLayers\" (%d) leaves no layer for store paths: fromImage has %d layers and the customisation layer takes one", o.MaxLayers, len(b.Layers))
 		}
 	}
@@ -138,21 +198,28 @@ func Build(o *Options, out string) error {
 			return fmt.Errorf("attribute \"closure\": %w", err)
 		}
 	}
-	if o.IncludeStorePaths {
-		groups, err := storeLayers(o, paths, available)
-		if err != nil {
-			return err
-		}
-		if conf.StoreLayers, err = digestLayers(groups, o.Owner, conf.MTime); err != nil {
-			return err
-		}
-	}
-
+	// The customisation layer comes first: its size takes part in the
+	// layering, as the size of nixpkgs' customisation layer does.
 	customTar, err := customisationLayer(o, conf, paths)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(customTar)
+
+	groups := [][]string{}
+	if o.IncludeStorePaths {
+		if groups, err = storeLayers(o, paths, available, conf.Customisation.Size); err != nil {
+			return err
+		}
+		if conf.StoreLayers, err = digestLayers(o.StoreDir, groups, o.Owner, conf.MTime); err != nil {
+			return err
+		}
+	}
+	if o.ConfOut != "" {
+		if err := writePlan(o, groups); err != nil {
+			return fmt.Errorf("writing passthru.conf: %w", err)
+		}
+	}
 	return outfile.Write(out, 0o555, func(w io.Writer) error {
 		f, err := os.Open(customTar)
 		if err != nil {
@@ -175,84 +242,16 @@ func fakeRoot(o *Options, root string) (func(string, os.FileInfo, *layer.Header)
 	if err != nil {
 		return nil, err
 	}
-	t, err := fakeroot.Run(fakeroot.Options{Attr: attr, Dir: root, Chroot: o.EnableFakechroot, Argv: argv, Env: env})
+	t, err := fakeroot.Run(fakeroot.Options{Attr: attr, Dir: root, Chroot: o.EnableFakechroot, StoreDir: o.StoreDir, Argv: argv, Env: env})
 	if err != nil {
 		return nil, err
 	}
 	return t.Override(root), nil
 }
 
-// storeLayers orders the closure by popularity and groups it into at most n
-// layers. As in nixpkgs, the image has two roots: the customisation layer
-// (referencing the contents) and the config (referencing the store paths
-// used in it); they take part in the counting and are no layer themselves.
-func storeLayers(o *Options, paths []closure.Path, n int) ([][]string, error) {
-	g := closure.GraphOf(paths)
-	byHash := map[string]string{}
-	for p := range g {
-		if h, ok := hashPart(p); ok {
-			byHash[h] = p
-		}
-	}
-	const customRoot, configRoot = "/customisation-layer-root", "/config-root"
-	var custom []string
-	for _, c := range o.Contents {
-		h, ok := hashPart(c)
-		p, found := byHash[h]
-		if !ok || !found {
-			return nil, fmt.Errorf("attribute \"contents\": %s is not in the image's closure (is it a store path?)", c)
-		}
-		custom = append(custom, p)
-	}
-	g[customRoot] = custom
-	g[configRoot] = storePathsIn(string(o.Config), byHash)
-	var order []string
-	for _, p := range closure.Order(g) {
-		if p != customRoot && p != configRoot {
-			order = append(order, p)
-		}
-	}
-	if len(order) == 0 {
-		return nil, nil
-	}
-	return closure.Split(order, n)
-}
-
-const storeDir = "/nix/store/"
-
-// hashPart returns the hash of the store path p lies in.
-func hashPart(p string) (string, bool) {
-	if !strings.HasPrefix(p, storeDir) || len(p) < len(storeDir)+32 {
-		return "", false
-	}
-	return p[len(storeDir) : len(storeDir)+32], true
-}
-
-// storePathsIn finds the store paths mentioned in text, as Nix's reference
-// scanner would: by their hash part.
-func storePathsIn(text string, byHash map[string]string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for i := 0; ; {
-		j := strings.Index(text[i:], storeDir)
-		if j < 0 {
-			break
-		}
-		i += j + len(storeDir)
-		if i+32 > len(text) {
-			break
-		}
-		if p, ok := byHash[text[i:i+32]]; ok && !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // digestLayers computes each store layer's size and digest, in parallel:
 // they are independent and reading the store is most of a build's work.
-func digestLayers(groups [][]string, owner layer.Owner, mtime int64) ([]StoreLayer, error) {
+func digestLayers(storeDir string, groups [][]string, owner layer.Owner, mtime int64) ([]StoreLayer, error) {
 	out := make([]StoreLayer, len(groups))
 	errs := make([]error, len(groups))
 	work := make(chan int)
@@ -262,7 +261,7 @@ func digestLayers(groups [][]string, owner layer.Owner, mtime int64) ([]StoreLay
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				out[i], errs[i] = digestLayer(groups[i], owner, mtime)
+				out[i], errs[i] = digestLayer(storeDir, groups[i], owner, mtime)
 			}
 		}()
 	}
@@ -274,8 +273,8 @@ func digestLayers(groups [][]string, owner layer.Owner, mtime int64) ([]StoreLay
 	return out, errors.Join(errs...)
 }
 
-func digestLayer(paths []string, owner layer.Owner, mtime int64) (StoreLayer, error) {
-	entries, err := layer.StoreEntries(paths, owner, mtime)
+func digestLayer(storeDir string, paths []string, owner layer.Owner, mtime int64) (StoreLayer, error) {
+	entries, err := layer.StoreEntries(storeDir, paths, owner, mtime)
 	if err != nil {
 		return StoreLayer{}, err
 	}
@@ -298,7 +297,7 @@ func digestLayer(paths []string, owner layer.Owner, mtime int64) (StoreLayer, er
 // after extraCommands ran in it when there is a script to run, and with
 // includeNixDB the database registering paths (the image's closure).
 func customisationLayer(o *Options, conf *Conf, paths []closure.Path) (string, error) {
-	tree, err := contentsTree(o.Contents)
+	tree, err := contentsTree(o.StoreDir, o.Contents)
 	if err != nil {
 		return "", err
 	}
@@ -331,7 +330,7 @@ func customisationLayer(o *Options, conf *Conf, paths []closure.Path) (string, e
 		}
 	}
 	if o.IncludeNixDB {
-		db, done, err := nixdb.LayerEntries(o.WorkDir, paths, o.Contents, owner, conf.MTime)
+		db, done, err := nixdb.LayerEntries(o.WorkDir, o.StoreDir, paths, o.Contents, owner, conf.MTime)
 		defer done()
 		if err != nil {
 			return "", err

@@ -11,7 +11,7 @@ import (
 // symlinkTree writes the contents' tree under root, as a build with a
 // script does.
 func symlinkTree(root string, contents []string) error {
-	tree, err := contentsTree(contents)
+	tree, err := contentsTree("/nix/store", contents)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func TestStorePathsIn(t *testing.T) {
 	h1, h2 := "0123456789abcdfghijklmnpqrsvwxyz", "zyxwvsrqpnmlkjihgfdcba9876543210"
 	byHash := map[string]string{h1: "/nix/store/" + h1 + "-hello", h2: "/nix/store/" + h2 + "-bash"}
 	text := `{"Cmd":["/nix/store/` + h1 + `-hello/bin/hello","/nix/store/` + h2 + `-bash/bin/sh","/nix/store/` + h1 + `-hello/x"],"Env":["/nix/store/short"]}`
-	got := storePathsIn(text, byHash)
+	got := storePathsIn("/nix/store", text, byHash)
 	if !slices.Equal(got, []string{byHash[h1], byHash[h2]}) {
 		t.Fatalf("storePathsIn = %v", got)
 	}
@@ -87,7 +87,7 @@ func TestTreeEntriesMatchDisk(t *testing.T) {
 	}
 	os.Symlink("sub", filepath.Join(src, "b/lib/link"))
 	contents := []string{filepath.Join(src, "a"), filepath.Join(src, "b")}
-	tree, err := contentsTree(contents)
+	tree, err := contentsTree("/nix/store", contents)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/nix-dockertools/dockertools/archive"
+	"github.com/nix-dockertools/dockertools/closure"
 	"github.com/nix-dockertools/dockertools/layer"
 )
 
@@ -28,6 +29,8 @@ type Conf struct {
 	RepoTag       string          `json:"repoTag"`
 	Created       string          `json:"created"` // ISO-8601 or "now"
 	Architecture  string          `json:"architecture"`
+	Variant       string          `json:"variant,omitempty"`
+	StoreDir      string          `json:"storeDir,omitempty"` // absent in older scripts: closure.DefaultStoreDir
 	Config        json.RawMessage `json:"config"`
 	MTime         int64           `json:"mtime"`
 	Owner         layer.Owner     `json:"owner"`
@@ -90,6 +93,9 @@ func ReadScript(path string) (*Script, error) {
 	}
 	if s.Conf.Version != scriptVersion {
 		return nil, fmt.Errorf("%s: stream script version %d, this program reads version %d", path, s.Conf.Version, scriptVersion)
+	}
+	if s.Conf.StoreDir == "" {
+		s.Conf.StoreDir = closure.DefaultStoreDir
 	}
 	return s, nil
 }

@@ -69,7 +69,7 @@ func (s *Script) Stream(w io.Writer, log io.Writer) error {
 	}
 
 	fmt.Fprintln(log, "Adding manifests...")
-	cfg, err := json.Marshal(archive.Config{Created: created, Architecture: c.Architecture, OS: "linux",
+	cfg, err := json.Marshal(archive.Config{Created: created, Architecture: c.Architecture, Variant: c.Variant, OS: "linux",
 		Config: c.Config, RootFS: archive.RootFS{Type: "layers", DiffIDs: diffIDs}, History: history})
 	if err != nil {
 		return err
@@ -89,7 +89,7 @@ func (s *Script) Stream(w io.Writer, log io.Writer) error {
 // the bytes are only copied, not hashed again; a file whose size changed
 // still stops the stream with an error rather than a corrupt image.
 func writeStoreLayer(w io.Writer, sl StoreLayer, c *Conf) error {
-	entries, err := layer.StoreEntries(sl.Paths, c.Owner, c.MTime)
+	entries, err := layer.StoreEntries(c.StoreDir, sl.Paths, c.Owner, c.MTime)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func newDir() *node { return &node{children: map[string]*node{}} }
 // It only reads the contents: with no script to run in it, the layer is
 // written straight from this tree (creating tens of thousands of links on
 // disk would cost more than the whole rest of the build).
-func contentsTree(contents []string) (*node, error) {
+func contentsTree(storeDir string, contents []string) (*node, error) {
 	root := newDir()
 	for _, c := range contents {
 		fi, err := os.Stat(c)
@@ -36,8 +36,8 @@ func contentsTree(contents []string) (*node, error) {
 			return nil, fmt.Errorf("attribute \"contents\": %w", err)
 		}
 		if !fi.IsDir() {
-			if _, taken := root.children[closure.Name(c)]; !taken {
-				root.children[closure.Name(c)] = &node{link: c}
+			if _, taken := root.children[closure.Name(storeDir, c)]; !taken {
+				root.children[closure.Name(storeDir, c)] = &node{link: c}
 			}
 			continue
 		}

@@ -3,6 +3,7 @@ package layering
 import (
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"strings"
 
@@ -48,7 +49,9 @@ func WriteDebug(w io.Writer, r Result) error {
 func describeKey(info LayerInfo) string {
 	names := make([]string, len(info.UsedBy))
 	for i, p := range info.UsedBy {
-		names[i] = closure.Name(p)
+		// The names are for people: whatever the store directory, it is
+		// the one the path is in.
+		names[i] = closure.Name(path.Dir(p), p)
 	}
 	switch {
 	case len(names) == 0:

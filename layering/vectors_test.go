@@ -128,7 +128,7 @@ func short(layers [][]string) string {
 			if i > 0 {
 				b.WriteString(" ")
 			}
-			b.WriteString(closure.Name(p))
+			b.WriteString(closure.Name(closure.DefaultStoreDir, p))
 		}
 		b.WriteString("]")
 	}

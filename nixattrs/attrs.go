@@ -172,13 +172,26 @@ func (a *Attrs) Decode(name, want string, v any) error {
 
 // Output returns the path of an output (e.g. "out").
 func (a *Attrs) Output(name string) (string, error) {
+	p, err := a.OptionalOutput(name)
+	if err == nil && p == "" {
+		err = fmt.Errorf("attribute \"outputs\": no path for output %q", name)
+	}
+	return p, err
+}
+
+// OptionalOutput returns the path of an output the derivation may lack
+// (such as streamLayeredImage's "conf"), "" when it has no such output.
+func (a *Attrs) OptionalOutput(name string) (string, error) {
 	var outs map[string]string
 	if err := a.Decode("outputs", "an attribute set of output paths", &outs); err != nil {
 		return "", err
 	}
 	p, ok := outs[name]
-	if !ok || !strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("attribute \"outputs\": no path for output %q", name)
+	if !ok {
+		return "", nil
+	}
+	if !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("attribute \"outputs\": output %q has no absolute path (%q)", name, p)
 	}
 	return p, nil
 }

@@ -88,6 +88,12 @@ func TestTypedAccess(t *testing.T) {
 	if _, err := a.Output("dev"); err == nil {
 		t.Error("Output(dev) succeeded")
 	}
+	if p, err := a.OptionalOutput("out"); err != nil || p != "/nix/store/abc-out" {
+		t.Errorf("OptionalOutput(out) = %q, %v", p, err)
+	}
+	if p, err := a.OptionalOutput("conf"); err != nil || p != "" {
+		t.Errorf("OptionalOutput of a missing output = %q, %v", p, err)
+	}
 }
 
 func TestParseTime(t *testing.T) {

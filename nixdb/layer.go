@@ -14,13 +14,13 @@ import (
 // SOURCE_DATE_EPOCH, 1).
 const RegistrationTime = 1
 
-// LayerEntries writes the database registering paths (a closure, as
-// exportReferencesGraph gives it) under workDir and returns the layer
+// LayerEntries writes the database registering paths (a closure in
+// storeDir, as exportReferencesGraph gives it) under workDir and returns the layer
 // entries of /nix/var/nix/db and of a GC root in
 // /nix/var/nix/gcroots/docker/ for each of roots, so the paths survive a
 // garbage collection in the container. done removes the temporary files;
 // call it once the entries are written.
-func LayerEntries(workDir string, paths []closure.Path, roots []string, o layer.Owner, mtime int64) (entries []layer.Entry, done func(), err error) {
+func LayerEntries(workDir, storeDir string, paths []closure.Path, roots []string, o layer.Owner, mtime int64) (entries []layer.Entry, done func(), err error) {
 	tmp, err := os.MkdirTemp(workDir, "nixdb-")
 	if err != nil {
 		return nil, func() {}, err
@@ -37,7 +37,7 @@ func LayerEntries(workDir string, paths []closure.Path, roots []string, o layer.
 			return nil, done, err
 		}
 	}
-	if err := Write(db, infos, RegistrationTime); err != nil {
+	if err := Write(db, storeDir, infos, RegistrationTime); err != nil {
 		return nil, done, fmt.Errorf("includeNixDB: %w", err)
 	}
 	for _, r := range roots {

@@ -132,7 +132,7 @@ func TestRealNix(t *testing.T) {
 			References: h.References, Deriver: h.Deriver, CA: h.CA,
 		})
 	}
-	if err := Write(filepath.Join(store, "nix", "var", "nix", "db"), infos, 1); err != nil {
+	if err := Write(filepath.Join(store, "nix", "var", "nix", "db"), "/nix/store", infos, 1); err != nil {
 		t.Fatal(err)
 	}
 	storeURI := "local?root=" + store

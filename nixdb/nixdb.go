@@ -87,8 +87,8 @@ type row struct {
 // path. dir is created if needed; an existing db.sqlite is replaced. Every
 // reference must be one of paths; a path listed twice must be listed with the
 // same information both times.
-func Write(dir string, paths []PathInfo, regTime int64) error {
-	rows, err := prepare(paths)
+func Write(dir, storeDir string, paths []PathInfo, regTime int64) error {
+	rows, err := prepare(paths, storeDir)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func Write(dir string, paths []PathInfo, regTime int64) error {
 
 // prepare validates paths and returns them sorted by path, duplicates
 // merged, hashes converted to Nix's base16 form.
-func prepare(paths []PathInfo) ([]row, error) {
+func prepare(paths []PathInfo, storeDir string) ([]row, error) {
 	sorted := slices.Clone(paths)
 	slices.SortStableFunc(sorted, func(a, b PathInfo) int { return strings.Compare(a.Path, b.Path) })
 
@@ -159,7 +159,7 @@ func prepare(paths []PathInfo) ([]row, error) {
 			}
 			continue
 		}
-		if err := checkStorePath(p.Path); err != nil {
+		if err := checkStorePath(storeDir, p.Path); err != nil {
 			return nil, fmt.Errorf("registering %s: %w", p.Path, err)
 		}
 		hash, err := base16Hash(p.NarHash)
@@ -167,7 +167,7 @@ func prepare(paths []PathInfo) ([]row, error) {
 			return nil, fmt.Errorf("registering %s: narHash: %w", p.Path, err)
 		}
 		if p.Deriver != "" {
-			if err := checkStorePath(p.Deriver); err != nil {
+			if err := checkStorePath(storeDir, p.Deriver); err != nil {
 				return nil, fmt.Errorf("registering %s: deriver %q: %w", p.Path, p.Deriver, err)
 			}
 		}
@@ -204,17 +204,16 @@ func samePathInfo(a, b PathInfo) bool {
 	return slices.Equal(slices.Compact(ra), slices.Compact(rb))
 }
 
-// checkStorePath checks that p is /nix/store/<32 nix base32 chars>-<name>,
+// checkStorePath checks that p is <storeDir>/<32 nix base32 chars>-<name>,
 // with a name Nix accepts.
-func checkStorePath(p string) error {
-	const storeDir = "/nix/store/"
+func checkStorePath(storeDir, p string) error {
 	const hashLen = 32
-	rest, ok := strings.CutPrefix(p, storeDir)
+	rest, ok := strings.CutPrefix(p, storeDir+"/")
 	if !ok {
 		return fmt.Errorf("not in %s", storeDir)
 	}
 	if len(rest) < hashLen+2 || rest[hashLen] != '-' {
-		return errors.New("not a store path (/nix/store/<32-character hash>-<name>)")
+		return fmt.Errorf("not a store path (%s/<32-character hash>-<name>)", storeDir)
 	}
 	for i := 0; i < hashLen; i++ {
 		if !nixbase32.Is(rest[i]) {

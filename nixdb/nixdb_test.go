@@ -51,7 +51,7 @@ func openRO(t *testing.T, file string) *sql.DB {
 
 func TestWriteRoundTrip(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nix", "var", "nix", "db")
-	if err := Write(dir, sample(), 1); err != nil {
+	if err := Write(dir, "/nix/store", sample(), 1); err != nil {
 		t.Fatal(err)
 	}
 
@@ -178,7 +178,7 @@ func TestWriteDeterministic(t *testing.T) {
 	write := func(paths []PathInfo, regTime int64) []byte {
 		t.Helper()
 		dir := t.TempDir()
-		if err := Write(dir, paths, regTime); err != nil {
+		if err := Write(dir, "/nix/store", paths, regTime); err != nil {
 			t.Fatal(err)
 		}
 		b, err := os.ReadFile(filepath.Join(dir, "db.sqlite"))
@@ -206,10 +206,10 @@ func TestWriteDeterministic(t *testing.T) {
 
 	// Writing over an existing database replaces it with the same bytes.
 	dir := t.TempDir()
-	if err := Write(dir, sample()[1:2], 7); err != nil {
+	if err := Write(dir, "/nix/store", sample()[1:2], 7); err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(dir, sample(), 1); err != nil {
+	if err := Write(dir, "/nix/store", sample(), 1); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "db.sqlite")); err != nil || !bytes.Equal(first, b) {
@@ -224,12 +224,30 @@ func TestWriteDeterministic(t *testing.T) {
 
 func TestWriteEmpty(t *testing.T) {
 	dir := t.TempDir()
-	if err := Write(dir, nil, 1); err != nil {
+	if err := Write(dir, "/nix/store", nil, 1); err != nil {
 		t.Fatal(err)
 	}
 	var n int
 	if err := openRO(t, filepath.Join(dir, "db.sqlite")).QueryRow(`SELECT count(*) FROM ValidPaths`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("empty database: %d paths, %v", n, err)
+	}
+}
+
+// Paths of another store directory are registered when Write is told that
+// directory, and refused under the usual one.
+func TestWriteOtherStoreDir(t *testing.T) {
+	gnu := "/gnu/store/" + strings.Repeat("a", 32) + "-a"
+	paths := []PathInfo{{Path: gnu, NarHash: "sha256:" + helloBase32, NarSize: 1}}
+	dir := t.TempDir()
+	if err := Write(dir, "/gnu/store", paths, 1); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := openRO(t, filepath.Join(dir, "db.sqlite")).QueryRow(`SELECT path FROM ValidPaths`).Scan(&got); err != nil || got != gnu {
+		t.Errorf("registered %q, %v; want %q", got, err, gnu)
+	}
+	if err := Write(t.TempDir(), "/nix/store", paths, 1); err == nil || !strings.Contains(err.Error(), "not in /nix/store") {
+		t.Errorf("a /gnu/store path under /nix/store: %v", err)
 	}
 }
 
@@ -267,7 +285,7 @@ func TestWriteErrors(t *testing.T) {
 		{"hash not sha256", []PathInfo{with(func(p *PathInfo) { p.NarHash = "md5:" + helloBase16[:32] })}, "not a SHA-256"},
 		{"hash missing", []PathInfo{with(func(p *PathInfo) { p.NarHash = "" })}, "narHash: missing"},
 		{"bad SRI", []PathInfo{with(func(p *PathInfo) { p.NarHash = "sha256-AAAA" })}, "bytes"},
-		{"not in the store", []PathInfo{with(func(p *PathInfo) { p.Path = "/gnu/store/" + strings.Repeat("a", 32) + "-a" })}, "not in /nix/store/"},
+		{"not in the store", []PathInfo{with(func(p *PathInfo) { p.Path = "/gnu/store/" + strings.Repeat("a", 32) + "-a" })}, "not in /nix/store"},
 		{"short hash", []PathInfo{with(func(p *PathInfo) { p.Path = "/nix/store/" + strings.Repeat("a", 31) + "-a" })}, "not a store path"},
 		{"no name", []PathInfo{with(func(p *PathInfo) { p.Path = "/nix/store/" + strings.Repeat("a", 32) })}, "not a store path"},
 		{"hash not base32 in path", []PathInfo{with(func(p *PathInfo) { p.Path = storePath('e', "a") })}, "not nix base32"},
@@ -281,7 +299,7 @@ func TestWriteErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			err := Write(dir, tt.paths, 1)
+			err := Write(dir, "/nix/store", tt.paths, 1)
 			if err == nil {
 				t.Fatal("no error")
 			}

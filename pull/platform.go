@@ -36,10 +36,11 @@ var archAliases = map[string]platform{
 	"armv6l":  {arch: "arm", variant: "v6"},
 }
 
-// parsePlatform reads the os and arch attributes. arch may carry a variant
-// ("arm/v7"); empty values default to linux and the builder's own GOARCH, as
-// nixpkgs' defaults do.
-func parsePlatform(osName, arch string) (platform, error) {
+// parsePlatform reads the os, arch and variant attributes. arch may carry
+// the variant instead ("arm/v7"), or imply one ("armhf"); a variant given
+// both ways must agree. Empty os and arch default to linux and the
+// builder's own GOARCH, as nixpkgs' defaults do.
+func parsePlatform(osName, arch, variant string) (platform, error) {
 	p := platform{os: strings.ToLower(strings.TrimSpace(osName))}
 	if p.os == "" {
 		p.os = "linux"
@@ -64,6 +65,15 @@ func parsePlatform(osName, arch string) (platform, error) {
 	}
 	if strings.Contains(p.os, "/") {
 		return platform{}, fmt.Errorf("os %q: expected an operating system such as \"linux\"", osName)
+	}
+	if v := strings.ToLower(strings.TrimSpace(variant)); v != "" {
+		if strings.Contains(v, "/") {
+			return platform{}, fmt.Errorf("variant %q: expected a variant such as \"v7\" or \"v8\"", variant)
+		}
+		if p.variant != "" && p.variant != v {
+			return platform{}, fmt.Errorf("arch %q means variant %q, but variant is %q: give the variant once", arch, p.variant, variant)
+		}
+		p.variant = v
 	}
 	return p, nil
 }

@@ -28,10 +28,12 @@ type Options struct {
 	// ImageDigest is "sha256:<hex>": the digest of an image manifest, or of
 	// an index (manifest list) to pick the OS/Arch image from.
 	ImageDigest string
-	// OS and Arch select the image from an index and are checked against a
-	// single image's config. Arch may carry a variant: "arm/v7". Empty
-	// means linux and the builder's GOARCH.
-	OS, Arch string
+	// OS, Arch and Variant select the image from an index and are checked
+	// against a single image's config. Arch may carry the variant instead:
+	// "arm/v7" is Arch "arm" with Variant "v7". Empty OS and Arch mean
+	// linux and the builder's GOARCH; an empty Variant, the architecture's
+	// usual one.
+	OS, Arch, Variant string
 	// TLSVerify false allows plain HTTP and skips TLS certificate checks
 	// (nixpkgs' tlsVerify = false). With true, nothing is fetched from the
 	// registry over plain HTTP, not even from localhost.
@@ -60,7 +62,7 @@ func Pull(ctx context.Context, o Options, w io.Writer) error {
 	if !digestRE.MatchString(o.ImageDigest) {
 		return fmt.Errorf("pullImage: imageDigest %q must be \"sha256:\" followed by 64 lowercase hexadecimal digits (nix-prefetch-docker prints it)", o.ImageDigest)
 	}
-	want, err := parsePlatform(o.OS, o.Arch)
+	want, err := parsePlatform(o.OS, o.Arch, o.Variant)
 	if err != nil {
 		return fmt.Errorf("pullImage: %w", err)
 	}

@@ -412,7 +412,7 @@ func TestPullSingle(t *testing.T) {
 			if err := os.WriteFile(p, got, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			base, err := archive.OpenBase(p, "", "")
+			base, err := archive.OpenBase(p, "", "", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -456,7 +456,7 @@ func TestPullRandomImage(t *testing.T) {
 	}
 	p := filepath.Join(t.TempDir(), "img.tar")
 	os.WriteFile(p, out.Bytes(), 0o644)
-	base, err := archive.OpenBase(p, "", "")
+	base, err := archive.OpenBase(p, "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,25 +534,33 @@ func TestIndex(t *testing.T) {
 	idx := index(t, s.host, "multi", amd, arm64, armv7)
 	putManifest(t, s.host, "multi", idx, "")
 	tests := []struct {
-		os, arch string
-		want     *img
-		err      string
+		os, arch, variant string
+		want              *img
+		err               string
 	}{
-		{"linux", "amd64", amd, ""},
-		{"", "x86_64", amd, ""},
-		{"linux", "arm64", arm64, ""},
-		{"linux", "arm64/v8", arm64, ""},
-		{"linux", "aarch64", arm64, ""},
-		{"linux", "arm/v7", armv7, ""},
-		{"linux", "arm", armv7, ""},
-		{"linux", "s390x", nil, "no linux/s390x image in index " + archive.Digest(idx) + "; it has linux/amd64, linux/arm64/v8, linux/arm/v7"},
-		{"linux", "arm/v6", nil, "no linux/arm/v6 image in index"},
-		{"windows", "amd64", nil, "no windows/amd64 image"},
-		{"linux", "arm/v7/x", nil, "arch \"arm/v7/x\""},
+		{"linux", "amd64", "", amd, ""},
+		{"", "x86_64", "", amd, ""},
+		{"linux", "arm64", "", arm64, ""},
+		{"linux", "arm64/v8", "", arm64, ""},
+		{"linux", "arm64", "v8", arm64, ""},
+		{"linux", "aarch64", "", arm64, ""},
+		{"linux", "arm/v7", "", armv7, ""},
+		{"linux", "arm", "v7", armv7, ""},
+		{"linux", "arm/v7", "v7", armv7, ""},
+		{"linux", "armhf", "V7", armv7, ""},
+		{"linux", "arm", "", armv7, ""},
+		{"linux", "s390x", "", nil, "no linux/s390x image in index " + archive.Digest(idx) + "; it has linux/amd64, linux/arm64/v8, linux/arm/v7"},
+		{"linux", "arm/v6", "", nil, "no linux/arm/v6 image in index"},
+		{"linux", "arm", "v6", nil, "no linux/arm/v6 image in index"},
+		{"linux", "arm/v7", "v6", nil, `arch "arm/v7" means variant "v7", but variant is "v6"`},
+		{"linux", "armhf", "v6", nil, `arch "armhf" means variant "v7", but variant is "v6"`},
+		{"linux", "arm", "v7/x", nil, `variant "v7/x"`},
+		{"windows", "amd64", "", nil, "no windows/amd64 image"},
+		{"linux", "arm/v7/x", "", nil, "arch \"arm/v7/x\""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.os+"/"+tt.arch, func(t *testing.T) {
-			o := Options{ImageName: s.host + "/multi", ImageDigest: archive.Digest(idx), OS: tt.os, Arch: tt.arch, FinalName: "m", FinalTag: "t"}
+		t.Run(tt.os+"/"+tt.arch+"/"+tt.variant, func(t *testing.T) {
+			o := Options{ImageName: s.host + "/multi", ImageDigest: archive.Digest(idx), OS: tt.os, Arch: tt.arch, Variant: tt.variant, FinalName: "m", FinalTag: "t"}
 			got, logs, err := pull(t, o)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
