@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/nix-dockertools/dockertools/closure"
@@ -25,7 +26,7 @@ func runLayers(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dockertools layers", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: dockertools layers GRAPH.json [--limit N] [--exclude FILE] [--pipeline PIPELINE.json] [--debug]")
+		fmt.Fprintln(fs.Output(), "usage: dockertools layers GRAPH.json [--limit N] [--exclude FILE] [--pipeline PIPELINE.json | --popularity] [--debug]")
 		fmt.Fprintln(fs.Output(), "GRAPH.json is exportReferencesGraph's list of paths (or an object with it as \"graph\").")
 		fs.PrintDefaults()
 	}
@@ -33,6 +34,7 @@ func runLayers(args []string, stdout, stderr io.Writer) error {
 	excludeFile := fs.String("exclude", "", "file of store paths to leave out (the config file and customisation layer): one per line, or a JSON list")
 	pipelineFile := fs.String("pipeline", "", "use this layeringPipeline (a JSON list of steps) instead of auto-layer")
 	debug := fs.Bool("debug", false, "explain the layers on stderr")
+	popularity := fs.Bool("popularity", false, "use the popularity order of nixpkgs before 25.11 (layering = \"popularity\") instead of auto-layer")
 	// Options may follow the graph, as in `layers graph.json --limit 10`.
 	var positional []string
 	for rest := args; ; {
@@ -68,7 +70,15 @@ func runLayers(args []string, stdout, stderr io.Writer) error {
 	}
 
 	var out [][]string
-	if *pipelineFile != "" {
+	if *popularity && *pipelineFile != "" {
+		return errors.New("--popularity and --pipeline: give one of them")
+	}
+	if *popularity {
+		out, err = popularityOrder(g, exclude, *limit)
+		if err != nil {
+			return err
+		}
+	} else if *pipelineFile != "" {
 		limitSet := false
 		fs.Visit(func(f *flag.Flag) { limitSet = limitSet || f.Name == "limit" })
 		if limitSet {
@@ -108,6 +118,23 @@ func runLayers(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = stdout.Write(append(b, '\n'))
 	return err
+}
+
+// popularityOrder is the layering of nixpkgs before 25.11: the closure in
+// popularity order (the excluded paths, the config file and customisation
+// layer, take part in the counting), the first limit-1 paths a layer each,
+// the rest in the last.
+func popularityOrder(g []closure.Path, exclude []string, limit int) ([][]string, error) {
+	var order []string
+	for _, p := range closure.Order(closure.GraphOf(g)) {
+		if !slices.Contains(exclude, p) {
+			order = append(order, p)
+		}
+	}
+	if len(order) == 0 {
+		return [][]string{}, nil
+	}
+	return closure.Split(order, max(limit, 1))
 }
 
 // readGraph reads exportReferencesGraph's JSON, also inside an object's

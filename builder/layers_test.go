@@ -176,3 +176,41 @@ func TestLayersLimitWithPipeline(t *testing.T) {
 		t.Errorf("stderr %q, want a note that --limit is ignored", stderr.String())
 	}
 }
+
+// --popularity gives the documentation's layers of hello (the order of
+// nixpkgs before 25.11), the excluded roots counted but not layered.
+func TestLayersPopularity(t *testing.T) {
+	p := func(c byte, name string) string { return "/nix/store/" + strings.Repeat(string(c), 32) + "-" + name }
+	uni, idn, gcc, libc, hello := p('1', "libunistring-1.1"), p('2', "libidn2-2.3.4"), p('3', "xgcc-12.3.0-libgcc"), p('4', "glibc-2.38-27"), p('5', "hello-2.12.1")
+	custom, base := p('6', "hello-customisation-layer"), p('7', "hello-base.json")
+	graph, _ := json.Marshal([]map[string]any{
+		{"path": uni, "narSize": 10, "references": []string{}},
+		{"path": idn, "narSize": 10, "references": []string{uni}},
+		{"path": gcc, "narSize": 10, "references": []string{}},
+		{"path": libc, "narSize": 10, "references": []string{idn, gcc}},
+		{"path": hello, "narSize": 10, "references": []string{libc}},
+		{"path": custom, "narSize": 10, "references": []string{hello}},
+		{"path": base, "narSize": 10, "references": []string{}},
+	})
+	exclude := writeTemp(t, "exclude", []byte(custom+"\n"+base+"\n"))
+	for _, tc := range []struct {
+		limit string
+		want  [][]string
+	}{
+		{"99", [][]string{{uni}, {idn}, {gcc}, {libc}, {hello}}},
+		{"3", [][]string{{uni}, {idn}, {gcc, libc, hello}}},
+	} {
+		var stdout, stderr strings.Builder
+		if err := runLayers([]string{writeTemp(t, "g.json", graph), "--popularity", "--limit", tc.limit, "--exclude", exclude}, &stdout, &stderr); err != nil {
+			t.Fatal(err)
+		}
+		var got [][]string
+		if err := json.Unmarshal([]byte(stdout.String()), &got); err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("--limit %s: got %s, want %v (%v)", tc.limit, stdout.String(), tc.want, err)
+		}
+	}
+	var stdout, stderr strings.Builder
+	if err := runLayers([]string{writeTemp(t, "g.json", graph), "--popularity", "--pipeline", "p.json"}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "give one of them") {
+		t.Errorf("--popularity with --pipeline: %v", err)
+	}
+}

@@ -32,6 +32,7 @@ var commands = map[string]command{
 	"write-file":        {"(derivation builder) write attribute `text` to $out", writeFile},
 	"write-tree":        {"(derivation builder) write the `files`, `dirs` and `links` attributes as a tree to $out", writeTree},
 	"build-stream":      {"(derivation builder) streamLayeredImage: write the stream script to $out", buildStream},
+	"build-conf":        {"(derivation builder) streamLayeredImage's passthru.conf: write the image's plan (nixpkgs' conf.json keys) to $out", buildConf},
 	"build-layered":     {"(derivation builder) buildLayeredImage: write the compressed image to $out", buildLayered},
 	"stream":            {"SCRIPT: write the image of a stream script to stdout (the scripts' shebang runs this)", stream},
 	"build-image":       {"(derivation builder) buildImage: write the compressed image to $out", buildImage},
@@ -46,7 +47,7 @@ var commands = map[string]command{
 func usage() string {
 	var b strings.Builder
 	b.WriteString("usage: dockertools COMMAND [ARGS]\n")
-	for _, name := range []string{"stream", "prefetch", "layers", "build-stream", "build-layered", "build-image", "build-image-layer", "merge-images", "pull", "export-image", "write-file", "write-tree"} {
+	for _, name := range []string{"stream", "prefetch", "layers", "build-stream", "build-conf", "build-layered", "build-image", "build-image-layer", "merge-images", "pull", "export-image", "write-file", "write-tree"} {
 		fmt.Fprintf(&b, "  %-18s %s\n", name, commands[name].usage)
 	}
 	return b.String()
@@ -130,6 +131,20 @@ func buildStream(_ []string) error {
 	}
 	o.WorkDir = workDir()
 	o.Log = os.Stderr
+	return layered.Build(o, out)
+}
+
+func buildConf(_ []string) error {
+	a, out, err := loadBuild()
+	if err != nil {
+		return err
+	}
+	o, err := layered.OptionsFromAttrs(a)
+	if err != nil {
+		return err
+	}
+	o.WorkDir = workDir()
+	o.ConfOut, o.PlanOnly = out, true
 	return layered.Build(o, out)
 }
 

@@ -52,7 +52,10 @@ type Options struct {
 	StoreDir          string
 	Closure           []byte // exportReferencesGraph of ClosureRoot
 	ClosureRoot       string // a file holding the contents and config, whose references are the image's roots
+	Scripts           []byte // exportReferencesGraph of ScriptsRoot (see scan.go)
+	ScriptsRoot       string // a file of the scripts' text, whose references are the store paths they mention
 	ConfOut           string // where passthru.conf goes (the "conf" output), "" without one
+	PlanOnly          bool   // write only passthru.conf (to ConfOut): the conf derivation
 	WorkDir           string // scratch space for the customisation layer
 	Log               io.Writer
 }
@@ -85,6 +88,7 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 		EnableFakechroot:  g.Bool("enableFakechroot", false),
 		StoreDir:          g.String("storeDir", ""),
 		ClosureRoot:       g.String("closureRoot", ""),
+		ScriptsRoot:       g.String("scriptsRoot", ""),
 		IncludeStorePaths: g.Bool("includeStorePaths", true),
 		IncludeNixDB:      g.Bool("includeNixDB", false),
 		Contents:          g.Strings("contents"),
@@ -95,6 +99,7 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 	}
 	o.Config = a.Raw("config")
 	o.Closure = a.Raw("closure")
+	o.Scripts = a.Raw("scripts")
 	if raw := a.Raw("layeringPipeline"); raw != nil {
 		p, err := layering.ParsePipeline(raw)
 		if err != nil {
@@ -192,25 +197,38 @@ func Build(o *Options, out string) error {
 	}
 	conf.Config = cfg
 
-	var paths []closure.Path
+	var paths, scripts []closure.Path
 	if o.IncludeStorePaths || o.IncludeNixDB {
 		if paths, err = closure.ParseRooted(o.Closure, o.ClosureRoot); err != nil {
 			return fmt.Errorf("attribute \"closure\": %w", err)
 		}
+		if o.ScriptsRoot != "" {
+			if scripts, err = closure.ParseRooted(o.Scripts, o.ScriptsRoot); err != nil {
+				return fmt.Errorf("attribute \"scripts\": %w", err)
+			}
+		}
 	}
 	// The customisation layer comes first: its size takes part in the
 	// layering, as the size of nixpkgs' customisation layer does.
-	customTar, err := customisationLayer(o, conf, paths)
+	customTar, layerRefs, err := customisationLayer(o, conf, paths, scripts)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(customTar)
+	paths = withScriptRefs(paths, scripts, layerRefs)
 
 	groups := [][]string{}
 	if o.IncludeStorePaths {
-		if groups, err = storeLayers(o, paths, available, conf.Customisation.Size); err != nil {
+		if groups, err = storeLayers(o, paths, available, conf.Customisation.Size, layerRefs); err != nil {
 			return err
 		}
+	}
+	// passthru.conf is its own derivation, built only when asked for: it
+	// needs the groups, not the layers' digests.
+	if o.PlanOnly {
+		return writePlan(o, groups)
+	}
+	if o.IncludeStorePaths {
 		if conf.StoreLayers, err = digestLayers(o.StoreDir, groups, o.Owner, conf.MTime); err != nil {
 			return err
 		}
@@ -295,51 +313,57 @@ func digestLayer(storeDir string, paths []string, owner layer.Owner, mtime int64
 // customisationLayer writes the customisation layer's tar to a temporary
 // file, recording its digest and size in conf: the contents' symlink tree,
 // after extraCommands ran in it when there is a script to run, and with
-// includeNixDB the database registering paths (the image's closure).
-func customisationLayer(o *Options, conf *Conf, paths []closure.Path) (string, error) {
+// includeNixDB the database registering paths (the image's closure). It
+// also returns the store paths of scripts (the closure of what the scripts
+// mention) that the layer's files refer to and paths lacks.
+func customisationLayer(o *Options, conf *Conf, paths, scripts []closure.Path) (string, []string, error) {
 	tree, err := contentsTree(o.StoreDir, o.Contents)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	owner := layer.Owner{Uname: "root", Gname: "root"}
 	var entries []layer.Entry
+	var refs []string
 	if shell.Blank(o.ExtraCommands) && shell.Blank(o.FakeRootCommands) {
 		entries = tree.entries(owner, conf.MTime)
 	} else {
 		work, err := os.MkdirTemp(o.WorkDir, "customisation-")
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		defer os.RemoveAll(work)
 		root := filepath.Join(work, "layer")
 		if err := os.Mkdir(root, 0o755); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if err := tree.write(root); err != nil {
-			return "", fmt.Errorf("customisation layer: %w", err)
+			return "", nil, fmt.Errorf("customisation layer: %w", err)
 		}
 		if err := shell.Run("extraCommands", o.ExtraCommands, root, o.ScriptTools); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		override, err := fakeRoot(o, root)
 		if err != nil {
-			return "", err
+			return "", nil, err
+		}
+		if refs, err = scriptRefs(root, o.StoreDir, candidates(o.StoreDir, paths, scripts)); err != nil {
+			return "", nil, err
 		}
 		if entries, err = layer.DirEntries(root, owner, conf.MTime, override); err != nil {
-			return "", fmt.Errorf("customisation layer: %w", err)
+			return "", nil, fmt.Errorf("customisation layer: %w", err)
 		}
 	}
 	if o.IncludeNixDB {
 		db, done, err := nixdb.LayerEntries(o.WorkDir, o.StoreDir, paths, o.Contents, owner, conf.MTime)
 		defer done()
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		entries = layer.Merge(entries, db)
 	}
 	f, err := os.CreateTemp(o.WorkDir, "customisation-*.tar")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	n, digest, err := layer.Write(f, entries)
 	if cerr := f.Close(); err == nil {
@@ -347,8 +371,8 @@ func customisationLayer(o *Options, conf *Conf, paths []closure.Path) (string, e
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", fmt.Errorf("customisation layer: %w", err)
+		return "", nil, fmt.Errorf("customisation layer: %w", err)
 	}
 	conf.Customisation.DiffID, conf.Customisation.Size = digest, n
-	return f.Name(), nil
+	return f.Name(), refs, nil
 }

@@ -45,7 +45,7 @@ func TestFakeRootCommandsInLayer(t *testing.T) {
 			WorkDir:          t.TempDir(),
 		}
 		conf := &Conf{MTime: 1}
-		name, err := customisationLayer(o, conf, nil)
+		name, _, err := customisationLayer(o, conf, nil, nil)
 		if err != nil {
 			t.Fatalf("chroot=%v: %v", chroot, err)
 		}

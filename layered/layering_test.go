@@ -150,7 +150,7 @@ func TestStoreLayersAsLayering(t *testing.T) {
 				if tc.set != nil {
 					tc.set(o)
 				}
-				got, err := storeLayers(o, paths, tc.limit, tc.customSize)
+				got, err := storeLayers(o, paths, tc.limit, tc.customSize, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -203,7 +203,7 @@ func TestStoreLayersDebug(t *testing.T) {
 			tc.set(o)
 			var log strings.Builder
 			o.Log = &log
-			quiet, err := storeLayers(o, paths, 3, 10240)
+			quiet, err := storeLayers(o, paths, 3, 10240, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +211,7 @@ func TestStoreLayersDebug(t *testing.T) {
 				t.Errorf("without debug, the log has %q", log.String())
 			}
 			o.Debug = true
-			loud, err := storeLayers(o, paths, 3, 10240)
+			loud, err := storeLayers(o, paths, 3, 10240, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -231,13 +231,13 @@ func TestStoreLayersErrors(t *testing.T) {
 	paths, _ := testClosure("/nix/store")
 	o := testOptions("/nix/store")
 	o.Pipeline = mustPipeline(t, `[["subcomponent_out", []], ["over", "common", ["reverse"]]]`)
-	_, err := storeLayers(o, paths, 3, 10240)
+	_, err := storeLayers(o, paths, 3, 10240, nil)
 	if err == nil || !strings.HasPrefix(err.Error(), `layeringPipeline step 2 ("over"): key "common" is not in the dict`) {
 		t.Errorf("pipeline failing at run time: %v", err)
 	}
 	o = testOptions("/nix/store")
 	o.Contents = []string{testPath("/nix/store", "absent")}
-	if _, err := storeLayers(o, paths, 3, 10240); err == nil || !strings.Contains(err.Error(), `attribute "contents"`) {
+	if _, err := storeLayers(o, paths, 3, 10240, nil); err == nil || !strings.Contains(err.Error(), `attribute "contents"`) {
 		t.Errorf("contents outside the closure: %v", err)
 	}
 }

@@ -13,7 +13,10 @@ import (
 // image order, with the layering the options choose. limit is what
 // maxLayers leaves for store layers (auto-layer and popularity only);
 // customSize is the customisation layer's tar size.
-func storeLayers(o *Options, paths []closure.Path, limit int, customSize int64) ([][]string, error) {
+// layerRefs are store paths the customisation layer's files refer to
+// besides the contents (see scan.go): references of nixpkgs' customisation
+// layer too.
+func storeLayers(o *Options, paths []closure.Path, limit int, customSize int64, layerRefs []string) ([][]string, error) {
 	byHash := map[string]string{}
 	for _, p := range paths {
 		if h, ok := hashPart(o.StoreDir, p.Path); ok {
@@ -30,6 +33,7 @@ func storeLayers(o *Options, paths []closure.Path, limit int, customSize int64) 
 		custom = append(custom, p)
 	}
 	configRefs := storePathsIn(o.StoreDir, string(o.Config), byHash)
+	custom = append(custom, layerRefs...)
 
 	if o.Pipeline == nil && o.Layering == layeringPopularity {
 		layers, err := popularityLayers(paths, custom, configRefs, limit)

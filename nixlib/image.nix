@@ -54,7 +54,8 @@ let
         if contents != null then
           builtins.trace "warning: dockerTools.buildImage (${name}): `contents` is deprecated; use `copyToRoot` (for example `copyToRoot = buildEnv { name = \"image-root\"; paths = [ ... ]; pathsToLink = [ \"/bin\" ]; }`)" contents
         else copyToRoot;
-      contentsList = map toString (toList rootContents);
+      # "${x}", not toString: a path literal must be copied into the store.
+      contentsList = map (x: "${x}") (toList rootContents);
       withVM = builtins.isString runAsRoot && !lib.isBlank runAsRoot;
       tools =
         if withVM then toolsFor fname "runAsRoot" runAsRoot

@@ -34,7 +34,8 @@ let
     }@args:
     let
       fname = "streamLayeredImage";
-      contentsList = toList contents;
+      # "${x}", not toString: a path literal must be copied into the store.
+      contentsList = map (x: "${x}") (toList contents);
       # One PATH serves both scripts; the error names the first that needs it.
       tools =
         if builtins.isString fakeRootCommands && lib.isBlank extraCommands
@@ -60,7 +61,7 @@ let
         name = "${baseName name}-roots.json";
         command = "write-file";
         text = builtins.toJSON ({
-          contents = map toString contentsList;
+          contents = contentsList;
           inherit config architecture created mtime uid gid uname gname maxLayers includeStorePaths includeNixDB;
           name = toLower name;
           extraCommands = hashString extraCommands;
@@ -76,6 +77,19 @@ let
 
       imageTag = if tag != null then tag else hashOf roots;
 
+      # The store paths the scripts mention, as its references: files the
+      # scripts make may refer to them (a link into hello), and nixpkgs'
+      # image then holds them, since Nix scans its customisation layer for
+      # references. The builder keeps those the layer refers to.
+      withScripts = !(lib.isBlank extraCommands && lib.isBlank fakeRootCommands);
+      scriptRefs = mkDerivation {
+        name = "${baseName name}-script-refs";
+        command = "write-file";
+        text = extraCommands + "\n" + fakeRootCommands;
+        preferLocalBuild = true;
+        allowSubstitutes = false;
+      };
+
       # The stream derivation's attributes; `conf` is the same build, writing
       # only the image's plan.
       streamAttrs = {
@@ -84,11 +98,13 @@ let
           includeStorePaths extraCommands fakeRootCommands enableFakechroot includeNixDB
           layering layeringPipeline debug storeDir;
         fromImage = if fromImage == null then null else "${fromImage}";
-        contents = map toString contentsList;
+        contents = contentsList;
         scriptTools = tools;
         closureRoot = "${roots}";
       } // lib.optionalAttrs (includeStorePaths || includeNixDB) {
-        exportReferencesGraph.closure = [ roots ];
+        exportReferencesGraph = { closure = [ roots ]; } // lib.optionalAttrs withScripts { scripts = [ scriptRefs ]; };
+      } // lib.optionalAttrs ((includeStorePaths || includeNixDB) && withScripts) {
+        scriptsRoot = "${scriptRefs}";
       };
 
       conf = mkDerivation (streamAttrs // {

@@ -11,6 +11,6 @@ in
       (mkDerivation {
         name = "merge-docker-images";
         command = "merge-images";
-        images = map toString images;
+        images = map (x: "${x}") images;
       });
 }

@@ -17,6 +17,7 @@ var allFixtures = []string{
 	"hello", "hello-layered", "hello-stream", "exploring", "exploring-no-store", "configclosure",
 	"base", "base-none", "on-base", "on-base-none", "few-layers", "created-now", "non-root",
 	"extra-commands", "hello-zstd", "hello-none", "tagless", "arch-arm64", "mtime-set",
+	"layering-auto", "layering-popularity", "layering-pipeline",
 }
 
 const greeting = "Hello, world!"
@@ -227,7 +228,7 @@ func TestTagless(t *testing.T) {
 func TestReproducible(t *testing.T) {
 	need(t)
 	args := []string{h.fixtures + "/images.nix", "--arg", "builder", h.builder, "--no-out-link", "--check"}
-	for _, a := range []string{"hello-layered", "hello-stream", "on-base", "hello-zstd", "exploring-no-store", "non-root", "extra-commands", "extra-commands.stream", "fakeroot.stream", "fakechroot.stream"} {
+	for _, a := range []string{"hello-layered", "hello-stream", "on-base", "hello-zstd", "exploring-no-store", "non-root", "extra-commands", "extra-commands.stream", "fakeroot.stream", "fakechroot.stream", "layering-pipeline.stream", "layering-auto.stream"} {
 		args = append(args, "-A", a)
 	}
 	must(t, "nix-build", args...)
