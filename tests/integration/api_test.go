@@ -59,4 +59,3 @@ func TestNixpkgsAPI(t *testing.T) {
 		})
 	}
 }
-
