@@ -139,8 +139,8 @@ func TestImageTagless(t *testing.T) {
 }
 
 func TestImageArchitecture(t *testing.T) {
-	if c := skopeoConfig(t, image(t, "image-arm64")); c.Architecture != "arm64" {
-		t.Errorf("architecture %q", c.Architecture)
+	if c := skopeoConfig(t, image(t, "image-arm64")); c.Architecture != "arm64" || c.Variant != "v8" {
+		t.Errorf("architecture/variant %q/%q, want arm64/v8", c.Architecture, c.Variant)
 	}
 }
 

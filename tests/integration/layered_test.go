@@ -10,13 +10,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // allFixtures are built once, by TestMain, in one nix-build.
 var allFixtures = []string{
 	"hello", "hello-layered", "hello-stream", "exploring", "exploring-no-store", "configclosure",
 	"base", "base-none", "on-base", "on-base-none", "few-layers", "created-now", "non-root",
-	"extra-commands", "hello-zstd", "hello-none", "tagless", "arch-arm64", "mtime-set",
+	"extra-commands", "hello-zstd", "hello-none", "tagless", "arch-arm64", "mtime-set", "mtime-now",
 	"layering-auto", "layering-popularity", "layering-pipeline",
 }
 
@@ -55,7 +56,10 @@ func TestHelloLayered(t *testing.T) {
 }
 
 // The documentation's stream example: the script's output is the same image
-// as buildLayeredImage's, byte for byte, with nixpkgs' progress lines.
+// as buildLayeredImage's, byte for byte, with nixpkgs' progress lines. With
+// auto-layer (nixpkgs 25.11's default) every path of this small closure is a
+// layer, smallest closure first; the documentation shows the popularity
+// order of older nixpkgs (few-layers and layering-popularity test that).
 func TestHelloStream(t *testing.T) {
 	script := image(t, "hello-stream")
 	if !strings.HasSuffix(script, "-stream-hello") {
@@ -66,9 +70,9 @@ func TestHelloStream(t *testing.T) {
 		t.Errorf("streamed image %s differs from buildLayeredImage's %s", got, want)
 	}
 	want := regexp.MustCompile(`^No 'fromImage' provided
-Creating layer 1 from paths: \['/nix/store/[0-9a-z]{32}-libunistring-1\.1'\]
-Creating layer 2 from paths: \['/nix/store/[0-9a-z]{32}-libidn2-2\.3\.4'\]
-Creating layer 3 from paths: \['/nix/store/[0-9a-z]{32}-xgcc-12\.3\.0-libgcc'\]
+Creating layer 1 from paths: \['/nix/store/[0-9a-z]{32}-xgcc-12\.3\.0-libgcc'\]
+Creating layer 2 from paths: \['/nix/store/[0-9a-z]{32}-libunistring-1\.1'\]
+Creating layer 3 from paths: \['/nix/store/[0-9a-z]{32}-libidn2-2\.3\.4'\]
 Creating layer 4 from paths: \['/nix/store/[0-9a-z]{32}-glibc-2\.38-27'\]
 Creating layer 5 from paths: \['/nix/store/[0-9a-z]{32}-hello-2\.12\.1'\]
 Creating layer 6 with customisation\.\.\.
@@ -255,8 +259,8 @@ func TestFixtureClosure(t *testing.T) {
 
 func TestArchitecture(t *testing.T) {
 	img := image(t, "arch-arm64")
-	if c := skopeoConfig(t, img); c.Architecture != "arm64" {
-		t.Errorf("skopeo: architecture %q", c.Architecture)
+	if c := skopeoConfig(t, img); c.Architecture != "arm64" || c.Variant != "v8" {
+		t.Errorf("skopeo: architecture/variant %q/%q, want arm64/v8", c.Architecture, c.Variant)
 	}
 	ref := loadDocker(t, img)
 	if got := strings.TrimSpace(docker(t, "image", "inspect", "-f", "{{.Architecture}}", ref)); got != "arm64" {
@@ -279,6 +283,23 @@ func TestMTime(t *testing.T) {
 	ref = loadDocker(t, image(t, "non-root"))
 	if got := docker(t, "run", "--rm", "--network=none", ref, "stat", "-c", "%Y", hello+"/bin/hello", "/bin"); got != "1\n1\n" {
 		t.Errorf("default mtimes %q", got)
+	}
+}
+
+// mtime = "now" is the time the script was built (not each stream's, as in
+// nixpkgs; the README says why): two streams give the same bytes, and the
+// store files are dated within the build.
+func TestMTimeNow(t *testing.T) {
+	need(t)
+	script := image(t, "mtime-now")
+	a, _ := stream(t, script)
+	b, _ := stream(t, script)
+	if sha256File(t, a) != sha256File(t, b) {
+		t.Error("two streams of one mtime = \"now\" script differ")
+	}
+	// TestMain built the script minutes ago at most.
+	if ts := storeMTime(t, a); ts.Before(time.Now().Add(-time.Hour)) || ts.After(time.Now()) {
+		t.Errorf("store files dated %v, want the time the script was built", ts)
 	}
 }
 

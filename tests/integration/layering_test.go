@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var layeringFixtures = []string{"layering-auto", "layering-popularity", "layering-pipeline"}
@@ -69,6 +71,35 @@ func imageLayers(t *testing.T, img string) ([][]string, []byte) {
 		store = append(store, paths)
 	}
 	return store, blobs[names[len(names)-1]]
+}
+
+// storeMTime is the mtime of the first store path in an image's first layer.
+func storeMTime(t *testing.T, img string) time.Time {
+	t.Helper()
+	f, err := os.Open(uncompressed(t, img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no layer in %s: %v", img, err)
+		}
+		if strings.HasSuffix(hdr.Name, "/layer.tar") {
+			lr := tar.NewReader(tr)
+			for {
+				h, err := lr.Next()
+				if err != nil {
+					t.Fatalf("no store path in the first layer: %v", err)
+				}
+				if parts := strings.Split(strings.Trim(h.Name, "/"), "/"); len(parts) == 3 && parts[1] == "store" {
+					return h.ModTime
+				}
+			}
+		}
+	}
 }
 
 // narSize is what Nix says the NAR of a file or directory is.
@@ -173,6 +204,54 @@ func TestLayering(t *testing.T) {
 				t.Errorf("the store layers hold %d paths, want the closure's 31", n)
 			}
 			runBoth(t, img, "app0 uses "+libs[19]+" "+libs[0]+" "+libs[0], "/bin/app0")
+			if tc.attr == "layering-auto" {
+				checkConf(t, tc.attr, got)
+				checkDebugLog(t, tc.attr)
+			}
 		})
+	}
+}
+
+// passthru.conf is the image's plan, with nixpkgs' conf.json keys.
+func checkConf(t *testing.T, attr string, layers [][]string) {
+	t.Helper()
+	p := strings.TrimSpace(must(t, "nix-build", "--no-out-link", "--arg", "builder", h.builder, "-E", fixturesExpr("images."+attr+".stream.passthru.conf")))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf map[string]json.RawMessage
+	if err := json.Unmarshal(data, &conf); err != nil {
+		t.Fatalf("passthru.conf: %v\n%s", err, data)
+	}
+	var keys []string
+	for k := range conf {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if want := []string{"architecture", "config", "created", "from_image", "gid", "gname", "mtime", "os", "repo_tag", "store_dir", "store_layers", "uid", "uname"}; !slices.Equal(keys, want) {
+		t.Errorf("passthru.conf keys %v, want %v", keys, want)
+	}
+	var planned [][]string
+	if err := json.Unmarshal(conf["store_layers"], &planned); err != nil || !reflect.DeepEqual(planned, layers) {
+		t.Errorf("passthru.conf store_layers %s, the image has %v (%v)", conf["store_layers"], layers, err)
+	}
+	if string(conf["repo_tag"]) != `"`+attr+`:latest"` {
+		t.Errorf("repo_tag %s", conf["repo_tag"])
+	}
+}
+
+// debug = true explains the layers in the build's log.
+func checkDebugLog(t *testing.T, attr string) {
+	t.Helper()
+	var drv string
+	if err := json.Unmarshal([]byte(nixEval(t, fixturesExpr("images."+attr+".stream.drvPath"))), &drv); err != nil {
+		t.Fatal(err)
+	}
+	log := must(t, "nix-store", "--read-log", drv)
+	for _, want := range []string{"streamLayeredImage: auto-layer, at most 11 store layers", "used by the primary paths", "(primary)"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the build log lacks %q:\n%s", want, tail(log, 30))
+		}
 	}
 }
