@@ -120,30 +120,35 @@ func writeFile(_ []string) error {
 	return os.WriteFile(out, []byte(text), 0o444)
 }
 
-func buildStream(_ []string) error {
+// streamOptions reads the stream derivation's attributes: those of
+// build-stream and build-conf, which make the same plan.
+func streamOptions() (*layered.Options, string, error) {
 	a, out, err := loadBuild()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	o, err := layered.OptionsFromAttrs(a)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	o.WorkDir = workDir()
+	return o, out, nil
+}
+
+func buildStream(_ []string) error {
+	o, out, err := streamOptions()
+	if err != nil {
+		return err
+	}
 	o.Log = os.Stderr
 	return layered.Build(o, out)
 }
 
 func buildConf(_ []string) error {
-	a, out, err := loadBuild()
+	o, out, err := streamOptions()
 	if err != nil {
 		return err
 	}
-	o, err := layered.OptionsFromAttrs(a)
-	if err != nil {
-		return err
-	}
-	o.WorkDir = workDir()
 	o.ConfOut, o.PlanOnly = out, true
 	return layered.Build(o, out)
 }
