@@ -90,7 +90,7 @@ busybox stat -c '%n %u:%g %a %F %t,%T' home/alice home/alice/file data suid sgid
 			if !strings.Contains(out, "-rwsr-xr-x") || !strings.Contains(out, "crw-r--r--") {
 				t.Errorf("ls -ln inside the script:\n%s", out)
 			}
-			entries, err := layer.DirEntries(dir, layer.Owner{Uname: "root", Gname: "root"}, 1, tab.Override(dir))
+			entries, err := layer.DirEntries(dir, layer.Owner{Uname: "root", Gname: "root"}, 1, mustOverride(t, tab, dir))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,7 +203,7 @@ busybox stat -c '%n %u' g1 g8 e x
 			t.Errorf("no %q in\n%s", want, out)
 		}
 	}
-	entries, err := layer.DirEntries(dir, layer.Owner{}, 1, tab.Override(dir))
+	entries, err := layer.DirEntries(dir, layer.Owner{}, 1, mustOverride(t, tab, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,4 +281,13 @@ func BenchmarkChownStatFiles(b *testing.B) {
 	script := `busybox mkdir d; cd d; i=0; while [ $i -lt 10000 ]; do : > f$i; i=$((i+1)); done; cd ..
 busybox chown -R 1000:1000 d; busybox stat -c %u d/* | busybox tail -n1; busybox rm -r d`
 	benchmarkScript(b, script, strings.ReplaceAll(script, "chown -R 1000:1000", "chown -R 0:0"))
+}
+
+func mustOverride(t *testing.T, tab *Table, dir string) func(string, os.FileInfo, *layer.Header) {
+	t.Helper()
+	f, err := tab.Override(dir, "/nix/store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -1,12 +1,7 @@
 package fakeroot
 
 import (
-	"bufio"
-	"bytes"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/nix-dockertools/dockertools/layer"
@@ -64,10 +59,17 @@ const (
 // Override returns the layer.DirEntries hook that puts the recorded
 // ownership, modes and device types of the files under root into their
 // tar headers. Owner names come from root's etc/passwd and etc/group as
-// the script left them (uid/gid 0 are "root" regardless).
-func (t *Table) Override(root string) func(rel string, fi os.FileInfo, h *layer.Header) {
-	users := readNames(filepath.Join(root, "etc/passwd"))
-	groups := readNames(filepath.Join(root, "etc/group"))
+// the script left them (uid/gid 0 are "root" regardless); links in them
+// resolve inside root, or into storeDir.
+func (t *Table) Override(root, storeDir string) (func(rel string, fi os.FileInfo, h *layer.Header), error) {
+	users, err := readNames(root, storeDir, "etc/passwd")
+	if err != nil {
+		return nil, err
+	}
+	groups, err := readNames(root, storeDir, "etc/group")
+	if err != nil {
+		return nil, err
+	}
 	return func(_ string, fi os.FileInfo, h *layer.Header) {
 		r, ok := t.Lookup(fi)
 		if !ok {
@@ -91,7 +93,7 @@ func (t *Table) Override(root string) func(rel string, fi os.FileInfo, h *layer.
 				h.Size = 0
 			}
 		}
-	}
+	}, nil
 }
 
 func name(names map[int64]string, id int64) string {
@@ -99,28 +101,6 @@ func name(names map[int64]string, id int64) string {
 		return "root"
 	}
 	return names[id]
-}
-
-// readNames maps ids to names from a passwd or group file; the first
-// entry of an id wins, as getpwuid finds it.
-func readNames(path string) map[int64]string {
-	m := map[int64]string{}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return m
-	}
-	s := bufio.NewScanner(bytes.NewReader(b))
-	for s.Scan() {
-		f := strings.Split(s.Text(), ":")
-		if len(f) < 3 {
-			continue
-		}
-		id, err := strconv.ParseInt(f[2], 10, 64)
-		if _, seen := m[id]; err == nil && !seen {
-			m[id] = f[0]
-		}
-	}
-	return m
 }
 
 // The glibc encoding of dev_t, which the kernel's struct stat uses too.

@@ -264,7 +264,7 @@ func fakeRoot(o *Options, root string) (func(string, os.FileInfo, *layer.Header)
 	if err != nil {
 		return nil, err
 	}
-	return t.Override(root), nil
+	return t.Override(root, o.StoreDir)
 }
 
 // digestLayers computes each store layer's size and digest, in parallel:
