@@ -52,6 +52,10 @@ let
         (check fname (builtins.elem layering [ "auto" "popularity" ]) "layering must be \"auto\" or \"popularity\", got ${builtins.toJSON layering}")
         (lib.checkVariant fname variant)
         (lib.checkConfig fname config)
+        (lib.checkName fname "name" name)
+        (lib.checkTag fname "tag" tag)
+        (lib.checkId fname "uid" uid)
+        (lib.checkId fname "gid" gid)
       ];
 
       # Its references are the contents and the store paths used in config:

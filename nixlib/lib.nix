@@ -104,6 +104,27 @@ rec {
 
   check = fname: cond: msg: if cond then true else throw "dockerTools.${fname}: ${msg}";
 
+  # Docker's reference grammar (distribution/reference): what `docker
+  # load` and podman accept as a repository name and a tag. Names are
+  # checked lower-cased, as the image gets them.
+  checkName = fname: attr: name:
+    let
+      component = "[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*";
+      domainPart = "([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+      domain = "${domainPart}(\\.${domainPart})*(:[0-9]+)?";
+      n = toLower (toString name);
+    in
+    check fname (isString name && stringLength n <= 255 && match "(${domain}/)?${component}(/${component})*" n != null)
+      "${attr} must be an image name Docker accepts (lower-case letters and digits, separated by '.', '_', '__' or '-', components joined by '/', optionally after a registry host[:port]/; at most 255 characters), got ${builtins.toJSON name}";
+
+  checkTag = fname: attr: tag:
+    check fname (tag == null || (isString tag && match "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}" tag != null))
+      "${attr} must be null or a tag Docker accepts (up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'), got ${builtins.toJSON tag}";
+
+  # Linux ids are 32 bits; (uid_t) -1 means "unchanged".
+  checkId = fname: attr: id:
+    check fname (builtins.isInt id && id >= 0 && id < 4294967295) "${attr} must be a number from 0 to 4294967294, got ${builtins.toJSON id}";
+
   checkVariant = fname: variant:
     check fname (variant == null || isString variant) "variant must be a string (such as \"v7\" or \"v8\") or null, got ${builtins.typeOf variant}";
 

@@ -43,7 +43,8 @@ let
         (check fname (command == null || run == null) "give `command` or `run`, not both")
         (check fname (command == null || isString command) "command must be a string or null")
         (check fname (run == null || isString run) "run must be a string or null")
-        (check fname (isInt uid && uid >= 0 && isInt gid && gid >= 0) "uid and gid must be non-negative numbers")
+        (lib.checkId fname "uid" uid)
+        (lib.checkId fname "gid" gid)
         (check fname (isString homeDirectory && match "/.*" homeDirectory != null) "homeDirectory must be an absolute path, got ${builtins.toJSON homeDirectory}")
       ];
 

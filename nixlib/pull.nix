@@ -35,6 +35,8 @@ let
         (check fname (sha256 == "" || hash == "") "give either `hash` or `sha256`, not both")
         (check fname (builtins.isBool tlsVerify) "tlsVerify must be true or false")
         (lib.checkVariant fname variant)
+        (lib.checkName fname "finalImageName" finalImageName)
+        (lib.checkTag fname "finalImageTag" finalImageTag)
       ];
     in
     builtins.seq (builtins.deepSeq checks null) (lib.withOverride pullImage args (mkDerivation ({

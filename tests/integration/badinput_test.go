@@ -26,7 +26,7 @@ func TestEvaluationErrors(t *testing.T) {
 		{"buildImage: runAsRoot without a shell", `(import ` + h.repo + `/nixlib { inherit builder; inherit (pkgs) vmKernel qemu; }).buildImage { name = "x"; runAsRoot = "mkdir /data"; }`, "`runAsRoot` needs a shell"},
 		{"buildImage: runAsRootTimeout", `dockerTools.buildImage { name = "x"; runAsRoot = "true"; runAsRootTimeout = 0; }`, "runAsRootTimeout must be a positive number of seconds, got 0"},
 		{"buildImage: compressor", `dockerTools.buildImage { name = "x"; compressor = "bz2"; }`, `dockerTools.buildImage: compressor must be one of none, gz, zstd; got "bz2"`},
-		{"buildImage: uid", `dockerTools.buildImage { name = "x"; uid = -1; }`, "uid and gid must be non-negative numbers"},
+		{"buildImage: uid", `dockerTools.buildImage { name = "x"; uid = -1; }`, "dockerTools.buildImage: uid must be a number from 0 to 4294967294, got -1"},
 		{"buildImage: diskSize", `dockerTools.buildImage { name = "x"; diskSize = "big"; }`, "diskSize must be a positive number of megabytes"},
 		{"buildImage: unknown attribute", `dockerTools.buildImage { name = "x"; copyToRot = [ ]; }`, "unexpected argument 'copyToRot'"},
 		{"buildImage: extraCommands without a shell", `(import ` + h.repo + `/nixlib { inherit builder; }).buildImage { name = "x"; extraCommands = "mkdir a"; }`, "`extraCommands` needs a shell"},
@@ -53,6 +53,14 @@ func TestEvaluationErrors(t *testing.T) {
 		{"pullImage: variant", `dockerTools.pullImage { imageName = "x"; imageDigest = "sha256:` + strings.Repeat("0", 64) + `"; hash = ""; variant = true; }`, "dockerTools.pullImage: variant must be a string"},
 		{"layeringPipeline not a list", `dockerTools.streamLayeredImage { name = "x"; layeringPipeline = "popularity_contest"; }`, "layeringPipeline must be a list of steps"},
 		{"layering unknown", `dockerTools.streamLayeredImage { name = "x"; layering = "size"; }`, `layering must be "auto" or "popularity", got "size"`},
+		// Docker's reference grammar, which docker load and podman enforce.
+		{"tag with a colon", `dockerTools.buildLayeredImage { name = "x"; tag = "v1:v2"; }`, `tag must be null or a tag Docker accepts`},
+		{"tag with a slash", `dockerTools.buildImage { name = "x"; tag = "a/b"; }`, `dockerTools.buildImage: tag must be null or a tag Docker accepts`},
+		{"name with a space", `dockerTools.streamLayeredImage { name = "my image"; }`, `name must be an image name Docker accepts`},
+		{"name of 300 characters", `dockerTools.buildImage { name = "` + strings.Repeat("a", 300) + `"; }`, `at most 255 characters`},
+		{"pullImage: finalImageTag", `dockerTools.pullImage { imageName = "x"; imageDigest = "sha256:` + strings.Repeat("0", 64) + `"; hash = ""; finalImageTag = "-x"; }`, `finalImageTag must be null or a tag Docker accepts`},
+		{"uid of 2^32", `dockerTools.streamLayeredImage { name = "x"; uid = 4294967296; }`, `uid must be a number from 0 to 4294967294, got 4294967296`},
+		{"config.Cmd a number", `dockerTools.buildLayeredImage { name = "x"; config.Cmd = 5; }`, `config.Cmd must be a list of strings, got a number`},
 		{"debug not a boolean", `dockerTools.streamLayeredImage { name = "x"; debug = 1; }`, "debug must be true or false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
