@@ -72,6 +72,7 @@ func main() {
 		return
 	}
 	limitMemory()
+	outfile.RemoveOnSignal()
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "dockertools: unknown command %q\n%s", name, usage())

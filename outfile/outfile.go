@@ -19,6 +19,7 @@ func Write(path string, mode os.FileMode, write func(io.Writer) error) (err erro
 	if err != nil {
 		return err
 	}
+	defer Track(tmp.Name())()
 	defer func() {
 		if err != nil {
 			tmp.Close()

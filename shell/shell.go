@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Find returns the shell a script runs with: the first bin/bash of tools,
@@ -59,7 +60,14 @@ func Run(attr, script, dir string, tools []string, extraEnv ...string) error {
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
 	cmd.Env = env
-	if err := cmd.Run(); err != nil {
+	// Its own process group, killed when the script ends: a daemon it
+	// started must not change the layer while it is read.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	err = cmd.Run()
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if err != nil {
 		return exitError(attr, argv[0], err)
 	}
 	return nil

@@ -1,10 +1,14 @@
 package shell
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // tool makes a package directory whose bin/ holds the named programs,
@@ -71,5 +75,38 @@ func TestRun(t *testing.T) {
 	}
 	if err := Run("extraCommands", "  \n", dir, nil); err != nil {
 		t.Errorf("an empty script needs no shell: %v", err)
+	}
+}
+
+// A process the script leaves running is killed when the script ends, so
+// that it cannot change the layer while the layer is read.
+func TestRunKillsWhatTheScriptLeft(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh")
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	tools := []string{tool(t, "sh")}
+	dir := t.TempDir()
+	if err := Run("extraCommands", sleep+" 300 & echo $! > pid", dir, tools); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	for i := 0; ; i++ {
+		// Gone, or a zombie waiting for init: either way no longer running.
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			return
+		}
+		if i == 50 {
+			t.Fatalf("the background process %d still runs after the script ended", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
