@@ -24,6 +24,9 @@ scripts/vendor-hash.sh --check
 echo "== go vet"
 go vet ./...
 
+echo "== fuzz targets, a few seconds each (scripts/fuzz.sh runs them longer)"
+scripts/fuzz.sh 3s | grep -v '^ok\|^PASS$\|^fuzz: '
+
 echo "== go test"
 # CI=true turns a missing tool into a failure instead of a skip.
 CI="${CI:-true}" go test -count=1 -timeout 30m ./... "$@"
