@@ -221,6 +221,19 @@ func layerEntries(o *Options, base *archive.Base) (entries []layer.Entry, cleanu
 	if err != nil {
 		return nil, cleanup, err
 	}
+	// Files the scripts made may refer to store paths they mention: those
+	// join the closure, as Nix's reference scan of nixpkgs' layer adds them.
+	if o.ScriptsRoot != "" {
+		scripts, err := closure.ParseRooted(o.Scripts, o.ScriptsRoot)
+		if err != nil {
+			return nil, cleanup, fmt.Errorf("attribute \"scripts\": %w", err)
+		}
+		scan := closure.NewRefScanner(o.StoreDir, closure.Candidates(o.StoreDir, paths, scripts))
+		if err := layer.References(treeEntries, scan); err != nil {
+			return nil, cleanup, err
+		}
+		paths = closure.WithClosures(paths, scripts, scan.Found())
+	}
 	var inBase []string
 	if base != nil {
 		inBase = base.StorePaths
@@ -257,7 +270,7 @@ func layerEntries(o *Options, base *archive.Base) (entries []layer.Entry, cleanu
 // closurePaths is the closure of copyToRoot, without the file that
 // carried it.
 func closurePaths(o *Options) ([]closure.Path, error) {
-	if len(o.CopyToRoot) == 0 {
+	if o.ClosureRoot == "" {
 		return nil, nil
 	}
 	paths, err := closure.ParseRooted(o.Closure, o.ClosureRoot)

@@ -44,6 +44,8 @@ type Options struct {
 	IncludeNixDB      bool
 	Closure           []byte // exportReferencesGraph of ClosureRoot
 	ClosureRoot       string // a file whose references are copyToRoot
+	Scripts           []byte // exportReferencesGraph of ScriptsRoot
+	ScriptsRoot       string // a file of runAsRoot and extraCommands, whose references are the store paths they mention
 	WorkDir           string // scratch space
 }
 
@@ -63,6 +65,7 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 		Created:              g.String("created", "1970-01-01T00:00:01Z"),
 		Compressor:           g.String("compressor", "gz"),
 		ClosureRoot:          g.String("closureRoot", ""),
+		ScriptsRoot:          g.String("scriptsRoot", ""),
 		Owner:                layer.Owner{UID: int(g.Int("uid", 0)), GID: int(g.Int("gid", 0))},
 		KeepContentsDirlinks: g.Bool("keepContentsDirlinks", false),
 		IncludeNixDB:         g.Bool("includeNixDB", false),
@@ -80,6 +83,7 @@ func OptionsFromAttrs(a *nixattrs.Attrs) (*Options, error) {
 	}
 	o.Config = a.Raw("config")
 	o.Closure = a.Raw("closure")
+	o.Scripts = a.Raw("scripts")
 	return o, o.check()
 }
 

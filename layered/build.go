@@ -52,7 +52,7 @@ type Options struct {
 	StoreDir          string
 	Closure           []byte // exportReferencesGraph of ClosureRoot
 	ClosureRoot       string // a file holding the contents and config, whose references are the image's roots
-	Scripts           []byte // exportReferencesGraph of ScriptsRoot (see scan.go)
+	Scripts           []byte // exportReferencesGraph of ScriptsRoot (closure.RefScanner looks for them in the layer)
 	ScriptsRoot       string // a file of the scripts' text, whose references are the store paths they mention
 	ConfOut           string // where passthru.conf goes (the "conf" output), "" without one
 	PlanOnly          bool   // write only passthru.conf (to ConfOut): the conf derivation
@@ -215,7 +215,7 @@ func Build(o *Options, out string) error {
 		return err
 	}
 	defer os.Remove(customTar)
-	paths = withScriptRefs(paths, scripts, layerRefs)
+	paths = closure.WithClosures(paths, scripts, layerRefs)
 
 	groups := [][]string{}
 	if o.IncludeStorePaths {
@@ -346,12 +346,15 @@ func customisationLayer(o *Options, conf *Conf, paths, scripts []closure.Path) (
 		if err != nil {
 			return "", nil, err
 		}
-		if refs, err = scriptRefs(root, o.StoreDir, candidates(o.StoreDir, paths, scripts)); err != nil {
-			return "", nil, err
-		}
 		if entries, err = layer.DirEntries(root, owner, conf.MTime, override); err != nil {
 			return "", nil, fmt.Errorf("customisation layer: %w", err)
 		}
+		// What the scripts made may refer to store paths they mention.
+		scan := closure.NewRefScanner(o.StoreDir, closure.Candidates(o.StoreDir, paths, scripts))
+		if err := layer.References(entries, scan); err != nil {
+			return "", nil, fmt.Errorf("customisation layer: %w", err)
+		}
+		refs = scan.Found()
 	}
 	if o.IncludeNixDB {
 		db, done, err := nixdb.LayerEntries(o.WorkDir, o.StoreDir, paths, o.Contents, owner, conf.MTime)

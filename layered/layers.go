@@ -14,7 +14,7 @@ import (
 // maxLayers leaves for store layers (auto-layer and popularity only);
 // customSize is the customisation layer's tar size.
 // layerRefs are store paths the customisation layer's files refer to
-// besides the contents (see scan.go): references of nixpkgs' customisation
+// besides the contents (closure.RefScanner): references of nixpkgs' customisation
 // layer too.
 func storeLayers(o *Options, paths []closure.Path, limit int, customSize int64, layerRefs []string) ([][]string, error) {
 	byHash := map[string]string{}

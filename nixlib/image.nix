@@ -74,6 +74,17 @@ let
         allowSubstitutes = false;
       };
 
+      # The store paths the scripts mention, as references: the layer keeps
+      # those its files refer to, as Nix's scan of nixpkgs' layer does.
+      scripts = (if withVM then runAsRoot else "") + "\n" + extraCommands;
+      scriptRefs = mkDerivation {
+        name = "${baseName name}-script-refs";
+        command = "write-file";
+        text = scripts;
+        preferLocalBuild = true;
+        allowSubstitutes = false;
+      };
+
       # What the new layer depends on.
       layerAttrs = {
         copyToRoot = contentsList;
@@ -88,9 +99,11 @@ let
         inherit runAsRoot runAsRootTimeout diskSize buildVMMemorySize;
         vmKernel = "${vmKernel}";
         qemu = "${qemu}/bin/qemu-system-x86_64";
-      } // optionalAttrs (contentsList != [ ]) {
+      } // optionalAttrs (contentsList != [ ] || !lib.isBlank scripts) {
         closureRoot = "${roots}";
-        exportReferencesGraph.closure = [ roots ];
+        exportReferencesGraph = { closure = [ roots ]; } // optionalAttrs (!lib.isBlank scripts) { scripts = [ scriptRefs ]; };
+      } // optionalAttrs (!lib.isBlank scripts) {
+        scriptsRoot = "${scriptRefs}";
       };
 
       layer = mkDerivation (layerAttrs // {

@@ -17,7 +17,26 @@ var buildImageFixtures = []string{
 	"redis", "hello-extra-commands", "hello-created-now", "image-on-base", "image-on-base-none",
 	"image-on-base.layer", "image-config-only", "dirlinks", "dirlinks-keep", "owned", "redis-zstd",
 	"redis-none", "image-tagless", "image-arm64", "image-contents", "nixdb-image", "nixdb-layered",
-	"nixdb-stream", "merged", "hello-export", "hello-export-unnamed",
+	"nixdb-stream", "merged", "hello-export", "hello-export-unnamed", "image-script-link",
+}
+
+// extraCommands linked bin/hello into the store: hello's closure is in the
+// image and runs; redis, which the script only ran, is not.
+func TestImageScriptReferences(t *testing.T) {
+	need(t)
+	img := image(t, "image-script-link")
+	runBoth(t, img, greeting, "/bin/hello")
+	var redis string
+	if err := json.Unmarshal([]byte(nixEval(t, fixturesExpr(`toString pkgs.redis`))), &redis); err != nil {
+		t.Fatal(err)
+	}
+	files := exportFiles(t, loadDocker(t, img))
+	if files[strings.TrimPrefix(redis, "/")+"/bin/redis-server"] {
+		t.Errorf("%s is in the image, though no file of it refers to it", redis)
+	}
+	if !files["ran-redis"] {
+		t.Error("extraCommands' output is not in the image")
+	}
 }
 
 func storePath(t *testing.T, expr string) string {
