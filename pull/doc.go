@@ -4,12 +4,15 @@
 // pullImage is a fixed-output derivation, so its output must be the same
 // bytes every time the same image is pulled, whatever registry or mirror
 // serves it, however it compresses the layers and in whatever order the
-// downloads finish. The archive is therefore a function of the image's
-// content alone: the registry's config blob unchanged (so the image ID is
-// the registry's config digest), the uncompressed layers in config order,
-// and the RepoTag the user chose, all written by package archive with fixed
-// member metadata. Nothing of the transfer (manifest encoding, compression,
-// timestamps) reaches the output.
+// downloads finish; and they must be the bytes nixpkgs' pullImage (skopeo
+// copy to a docker-archive) writes, so that the hashes users pinned with
+// nixpkgs verify. The archive is therefore skopeo's, a function of the
+// image's content alone: the registry's config blob unchanged (so the image
+// ID is the registry's config digest), the uncompressed layers in config
+// order, the legacy per-layer directories skopeo derives from them, and the
+// RepoTag the user chose, normalized as skopeo does (archiveWriter).
+// Nothing of the transfer (manifest encoding, compression, timestamps)
+// reaches the output.
 //
 // Everything is checked against the digest the user pinned: the manifest
 // (or the index it is picked from) must hash to it, each blob must match the

@@ -117,7 +117,7 @@ type layerFile struct {
 // (uncompressed, as the archive holds it) while it is checked; the writer
 // takes them in order and frees a download slot after each, so at most
 // Parallel files wait at a time. A blob listed twice is fetched once.
-func (p *puller) layers(ctx context.Context, aw *archive.Writer, layers []v1.Descriptor, diffIDs []string, dir string) error {
+func (p *puller) layers(ctx context.Context, aw *archiveWriter, layers []v1.Descriptor, diffIDs []string, dir string) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	// A failed download stops the others at once; its error is the cause.

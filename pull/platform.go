@@ -3,9 +3,11 @@ package pull
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // platform is an os/architecture/variant triple, as an index lists them.
@@ -98,11 +100,102 @@ func (p platform) canonical() platform {
 	return p
 }
 
-// pickPlatform returns the entry of the index for want. Entries are compared
-// on os, architecture and variant (with the default variants filled in); when
-// several match (they differ in os.version or features), the first one in
-// the index is taken, so the choice depends only on the index's bytes.
+// variantOrder lists, for the architectures that have variants, the
+// variants from the most to the least capable: a machine of one runs the
+// ones after it too (containers/image's table).
+var variantOrder = map[string][]string{
+	"arm":   {"v7", "v6", "v5"},
+	"arm64": {"v8"},
+}
+
+// baseVariant is the variant every machine of the architecture has.
+var baseVariant = map[string]string{"arm64": "v8"}
+
+// wanted lists the platforms skopeo accepts for want, the preferred first:
+// with a variant, that variant, the less capable ones after it, then no
+// variant; without one, no variant, then the architecture's base variant.
+func (want platform) wanted() []platform {
+	var variants []string
+	if want.variant != "" {
+		order := variantOrder[want.arch]
+		i := slices.Index(order, want.variant)
+		if i < 0 {
+			variants = []string{want.variant}
+		} else {
+			variants = slices.Clone(order[i:])
+		}
+		variants = append(variants, "")
+	} else {
+		variants = []string{""}
+		if b, ok := baseVariant[want.arch]; ok {
+			variants = append(variants, b)
+		}
+	}
+	ps := make([]platform, len(variants))
+	for i, v := range variants {
+		ps[i] = platform{os: want.os, arch: want.arch, variant: v}
+	}
+	return ps
+}
+
+// zstdAnnotation marks the zstd copy of an image in an index (podman
+// manifest push --add-compression zstd); skopeo cannot write such an image
+// to a docker-archive, so it loses against a gzip one.
+const zstdAnnotation = "io.github.containers.compression.zstd"
+
+type candidate struct {
+	rank, position int
+	zstd           bool
+}
+
+func (c candidate) better(o candidate) bool {
+	switch {
+	case c.rank != o.rank:
+		return c.rank < o.rank
+	case c.zstd != o.zstd:
+		return !c.zstd
+	}
+	return c.position < o.position
+}
+
+// pickPlatform returns the entry of the index for want, as skopeo picks it:
+// the entry whose os, architecture and variant equal the first of
+// want.wanted() that any entry has, the gzip one before a zstd one, the
+// first in the index among equals. Failing that, an OCI index's entry
+// without a platform (as current skopeo takes it; 1.9.3 does not). Failing
+// that, an entry equal to want once the variants an index usually leaves
+// out are filled in (arm is arm/v7, arm64/v8 is arm64), which skopeo would
+// not take. The choice depends only on the index's bytes.
 func pickPlatform(idx *v1.IndexManifest, want platform, indexDigest string) (v1.Descriptor, error) {
+	wanted := want.wanted()
+	oci := idx.MediaType != types.DockerManifestList
+	best := -1
+	var bestC candidate
+	for i, m := range idx.Manifests {
+		c := candidate{rank: len(wanted), position: i, zstd: m.Annotations[zstdAnnotation] == "true"}
+		switch {
+		case m.Platform != nil:
+			got := fromV1(m.Platform)
+			c.rank = slices.Index(wanted, got)
+			if c.rank < 0 {
+				continue
+			}
+		case !oci:
+			continue
+		}
+		if best < 0 || c.better(bestC) {
+			best, bestC = i, c
+		}
+	}
+	if best >= 0 {
+		return idx.Manifests[best], nil
+	}
+	return pickCanonical(idx, want, indexDigest)
+}
+
+// pickCanonical is pickPlatform's last resort: entries compared with the
+// default variants filled in, the first match taken.
+func pickCanonical(idx *v1.IndexManifest, want platform, indexDigest string) (v1.Descriptor, error) {
 	w := want.canonical()
 	var have []string
 	seen := map[string]bool{}
@@ -126,23 +219,25 @@ func pickPlatform(idx *v1.IndexManifest, want platform, indexDigest string) (v1.
 	return v1.Descriptor{}, fmt.Errorf("no %s image in index %s; it has %s", want, indexDigest, strings.Join(have, ", "))
 }
 
-// checkPlatform compares a single image's config with what was asked for.
-// A config that does not say its os or architecture passes: nothing is
-// known to contradict the request. The variant is compared only when both
-// sides name one, since configs often leave it out.
-func checkPlatform(cfg imageConfig, want platform) error {
+// platformMismatch compares a single image's config with what was asked
+// for and says how they differ, or "". skopeo copies such an image without
+// a word, so a nixpkgs hash may pin it: the pull goes on, with a warning. A
+// config that does not say its os or architecture contradicts nothing. The
+// variant is compared only when both sides name one, since configs often
+// leave it out.
+func platformMismatch(cfg imageConfig, want platform) string {
 	got := platform{os: cfg.OS, arch: cfg.Architecture, variant: cfg.Variant}
 	mismatch := (got.os != "" && !strings.EqualFold(got.os, want.os)) ||
 		(got.arch != "" && !strings.EqualFold(got.arch, want.arch)) ||
 		(got.variant != "" && want.variant != "" && got.canonical().variant != want.canonical().variant)
-	if mismatch {
-		if got.os == "" {
-			got.os = "?"
-		}
-		if got.arch == "" {
-			got.arch = "?"
-		}
-		return fmt.Errorf("the image is for %s, not %s (os/arch): give the digest of the %s image, or of an index that has one, or set os/arch to %s", got, want, want, got)
+	if !mismatch {
+		return ""
 	}
-	return nil
+	if got.os == "" {
+		got.os = "?"
+	}
+	if got.arch == "" {
+		got.arch = "?"
+	}
+	return fmt.Sprintf("the image is for %s, not %s (os/arch); pulling it all the same, as skopeo does (to pick by platform, give the digest of an index)", got, want)
 }

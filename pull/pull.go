@@ -38,7 +38,8 @@ type Options struct {
 	// (nixpkgs' tlsVerify = false). With true, nothing is fetched from the
 	// registry over plain HTTP, not even from localhost.
 	TLSVerify bool
-	// FinalName and FinalTag make the archive's RepoTag. Empty: ImageName
+	// FinalName and FinalTag make the archive's RepoTag, normalized as
+	// skopeo does ("alpine" is docker.io/library/alpine). Empty: ImageName
 	// and "latest".
 	FinalName, FinalTag string
 	// TempDir holds the layers while they download (up to Parallel of them
@@ -55,9 +56,10 @@ var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 // configLimit bounds the image config read into memory.
 const configLimit = 64 << 20
 
-// Pull downloads the image and writes an uncompressed docker-archive to w.
-// The bytes written depend only on the image's content (its config and
-// uncompressed layers) and FinalName:FinalTag.
+// Pull downloads the image and writes to w the docker-archive skopeo
+// writes for it (see archiveWriter). The bytes written depend only on the
+// image's content (its config and uncompressed layers) and
+// FinalName:FinalTag.
 func Pull(ctx context.Context, o Options, w io.Writer) error {
 	if !digestRE.MatchString(o.ImageDigest) {
 		return fmt.Errorf("pullImage: imageDigest %q must be \"sha256:\" followed by 64 lowercase hexadecimal digits (nix-prefetch-docker prints it)", o.ImageDigest)
@@ -79,15 +81,29 @@ func Pull(ctx context.Context, o Options, w io.Writer) error {
 	if o.Parallel <= 0 {
 		o.Parallel = 3
 	}
+	repoTag, err := finalReference(o.FinalName, o.FinalTag)
+	if err != nil {
+		return fmt.Errorf("pullImage: %w", err)
+	}
 	ref := repo.Digest(o.ImageDigest)
 	p, err := newPuller(ctx, repo, o.TLSVerify, o.Parallel, o.Log)
 	if err != nil {
 		return fmt.Errorf("pulling %s: %w", ref, err)
 	}
-	if err := p.pull(ctx, ref, want, o, w); err != nil {
+	if err := p.pull(ctx, ref, want, repoTag, o.TempDir, w); err != nil {
 		return fmt.Errorf("pulling %s: %w", ref, err)
 	}
 	return nil
+}
+
+// finalReference is the archive's repository and tag, as skopeo reads
+// finalImageName:finalImageTag.
+func finalReference(name, tag string) ([2]string, error) {
+	repo, t, err := normalizeReference(name, tag)
+	if err != nil {
+		return [2]string{}, fmt.Errorf("finalImageName:finalImageTag %w", err)
+	}
+	return [2]string{repo, t}, nil
 }
 
 // Resolve returns the digest a tag currently points to: the digest of the
@@ -109,7 +125,7 @@ func Resolve(ctx context.Context, imageName, tag string, tlsVerify bool) (string
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %w", ref, err)
 	}
-	raw, _, err := p.manifest(ctx, ref)
+	raw, _, _, err := p.manifest(ctx, ref)
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %w", ref, err)
 	}
@@ -167,24 +183,24 @@ const (
 // manifest fetches a manifest and checks that its bytes are what a digest
 // reference asks for. (go-containerregistry checks this too, except for
 // signed schema 1 manifests, where it believes the registry's header.)
-func (p *puller) manifest(ctx context.Context, ref name.Reference) ([]byte, kind, error) {
+func (p *puller) manifest(ctx context.Context, ref name.Reference) ([]byte, kind, types.MediaType, error) {
 	d, err := p.r.Get(ctx, ref)
 	if err != nil {
 		if status(err) == 404 {
-			return nil, 0, fmt.Errorf("the registry %s has no manifest %s in %s: %w", p.host, ref.Identifier(), p.repo.RepositoryStr(), err)
+			return nil, 0, "", fmt.Errorf("the registry %s has no manifest %s in %s: %w", p.host, ref.Identifier(), p.repo.RepositoryStr(), err)
 		}
-		return nil, 0, p.explain(err)
+		return nil, 0, "", p.explain(err)
 	}
 	if dg, ok := ref.(name.Digest); ok {
 		if got := archive.Digest(d.Manifest); got != dg.DigestStr() {
-			return nil, 0, fmt.Errorf("the registry sent a manifest with digest %s for %s", got, dg.DigestStr())
+			return nil, 0, "", fmt.Errorf("the registry sent a manifest with digest %s for %s", got, dg.DigestStr())
 		}
 	}
 	k, err := manifestKind(d.Manifest, d.MediaType)
 	if err != nil {
-		return nil, 0, fmt.Errorf("manifest %s: %w", ref.Identifier(), err)
+		return nil, 0, "", fmt.Errorf("manifest %s: %w", ref.Identifier(), err)
 	}
-	return d.Manifest, k, nil
+	return d.Manifest, k, d.MediaType, nil
 }
 
 // manifestKind tells an image manifest from an index, by the manifest's own
@@ -237,30 +253,10 @@ type imageConfig struct {
 	} `json:"rootfs"`
 }
 
-func (p *puller) pull(ctx context.Context, ref name.Digest, want platform, o Options, w io.Writer) error {
-	raw, k, err := p.manifest(ctx, ref)
+func (p *puller) pull(ctx context.Context, ref name.Digest, want platform, repoTag [2]string, tempDir string, w io.Writer) error {
+	raw, fromIndex, err := p.imageManifest(ctx, ref, want)
 	if err != nil {
 		return err
-	}
-	fromIndex := false
-	if k == kindIndex {
-		idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-		if err != nil {
-			return fmt.Errorf("reading index %s: %w", ref.DigestStr(), err)
-		}
-		d, err := pickPlatform(idx, want, ref.DigestStr())
-		if err != nil {
-			return err
-		}
-		p.log.printf("Picked %s image %s from index %s", want, d.Digest, ref.DigestStr())
-		child := p.repo.Digest(d.Digest.String())
-		if raw, k, err = p.manifest(ctx, child); err != nil {
-			return err
-		}
-		if k != kindImage {
-			return fmt.Errorf("the %s entry %s of index %s is itself an index; nested indexes are not supported", want, d.Digest, ref.DigestStr())
-		}
-		fromIndex = true
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {
@@ -275,38 +271,77 @@ func (p *puller) pull(ctx context.Context, ref name.Digest, want platform, o Opt
 	if err != nil {
 		return err
 	}
-	var cfg imageConfig
-	if err := json.Unmarshal(config, &cfg); err != nil {
-		return fmt.Errorf("reading image config %s: %w", m.Config.Digest, err)
+	diffIDs, err := checkConfig(config, m, want, fromIndex, p.log)
+	if err != nil {
+		return err
 	}
-	if !fromIndex {
-		if err := checkPlatform(cfg, want); err != nil {
-			return err
-		}
-	}
-	diffIDs := cfg.RootFS.DiffIDs
-	if len(diffIDs) != len(m.Layers) {
-		return fmt.Errorf("the manifest has %d layers but the image config %s lists %d rootfs.diff_ids", len(m.Layers), m.Config.Digest, len(diffIDs))
-	}
-	for i, id := range diffIDs {
-		if !digestRE.MatchString(id) {
-			return fmt.Errorf("image config %s: rootfs.diff_ids[%d] %q is not a sha256 digest", m.Config.Digest, i, id)
-		}
-	}
-	dir, err := os.MkdirTemp(o.TempDir, "dockertools-pull-")
+	dir, err := os.MkdirTemp(tempDir, "dockertools-pull-")
 	if err != nil {
 		return fmt.Errorf("making a directory for the downloads: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	aw := archive.NewWriter(w)
+	aw := newArchiveWriter(w)
 	if err := p.layers(ctx, aw, m.Layers, diffIDs, dir); err != nil {
 		return err
 	}
-	p.log.printf("Writing manifest")
-	if err := aw.Finish(config, o.FinalName+":"+o.FinalTag); err != nil {
+	p.log.printf("Writing manifest to image destination")
+	if err := aw.Finish(config, m.Config.Digest.String(), repoTag[0], repoTag[1]); err != nil {
 		return fmt.Errorf("writing the archive: %w", err)
 	}
 	return nil
+}
+
+// imageManifest fetches the manifest ref names and, when it is an index,
+// the manifest of want's image in it.
+func (p *puller) imageManifest(ctx context.Context, ref name.Digest, want platform) (raw []byte, fromIndex bool, err error) {
+	raw, k, mt, err := p.manifest(ctx, ref)
+	if err != nil || k == kindImage {
+		return raw, false, err
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, false, fmt.Errorf("reading index %s: %w", ref.DigestStr(), err)
+	}
+	if idx.MediaType == "" {
+		idx.MediaType = mt
+	}
+	d, err := pickPlatform(idx, want, ref.DigestStr())
+	if err != nil {
+		return nil, false, err
+	}
+	p.log.printf("Picked %s image %s from index %s", want, d.Digest, ref.DigestStr())
+	if raw, k, _, err = p.manifest(ctx, p.repo.Digest(d.Digest.String())); err != nil {
+		return nil, false, err
+	}
+	if k != kindImage {
+		return nil, false, fmt.Errorf("the %s entry %s of index %s is itself an index; nested indexes are not supported", want, d.Digest, ref.DigestStr())
+	}
+	return raw, true, nil
+}
+
+// checkConfig reads what the pull needs of the config: the diff_ids, one per
+// layer. A single image for another platform than want is pulled with a
+// warning.
+func checkConfig(config []byte, m *v1.Manifest, want platform, fromIndex bool, log *logger) ([]string, error) {
+	var cfg imageConfig
+	if err := json.Unmarshal(config, &cfg); err != nil {
+		return nil, fmt.Errorf("reading image config %s: %w", m.Config.Digest, err)
+	}
+	if !fromIndex {
+		if warning := platformMismatch(cfg, want); warning != "" {
+			log.printf("warning: %s", warning)
+		}
+	}
+	diffIDs := cfg.RootFS.DiffIDs
+	if len(diffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("the manifest has %d layers but the image config %s lists %d rootfs.diff_ids", len(m.Layers), m.Config.Digest, len(diffIDs))
+	}
+	for i, id := range diffIDs {
+		if !digestRE.MatchString(id) {
+			return nil, fmt.Errorf("image config %s: rootfs.diff_ids[%d] %q is not a sha256 digest", m.Config.Digest, i, id)
+		}
+	}
+	return diffIDs, nil
 }
 
 // config downloads the image config and checks it against the manifest.
