@@ -51,9 +51,19 @@ func prefetchName(finalName, finalTag string) string {
 	return strings.NewReplacer("/", "-", ":", "-").Replace("docker-image-" + finalName + "-" + finalTag + ".tar")
 }
 
+// prefetchResult is what nix-prefetch-docker --json prints, in its order.
+type prefetchResult struct {
+	ImageName      string `json:"imageName"`
+	ImageDigest    string `json:"imageDigest"`
+	Hash           string `json:"hash"`
+	FinalImageName string `json:"finalImageName"`
+	FinalImageTag  string `json:"finalImageTag"`
+}
+
 // prefetch is nix-prefetch-docker: it pins a tag to a digest, downloads the
-// image as pullImage will, adds it to the store and prints pullImage's
-// arguments.
+// image as pullImage will (the bytes nixpkgs' skopeo writes, so the hash is
+// the one nixpkgs' nix-prefetch-docker prints), adds it to the store and
+// prints pullImage's arguments.
 func prefetch(args []string) error {
 	fs := flag.NewFlagSet("nix-prefetch-docker", flag.ContinueOnError)
 	fs.Usage = func() {
@@ -150,8 +160,8 @@ func prefetch(args []string) error {
 	fmt.Fprintf(log, "-> ImageName: %s\n-> ImageDigest: %s\n-> FinalImageName: %s\n-> FinalImageTag: %s\n-> ImagePath: %s\n-> ImageHash: %s\n",
 		*name, *digest, *finalName, *finalTag, strings.TrimSpace(string(storePath)), sri)
 	if *asJSON {
-		b, err := json.MarshalIndent(map[string]string{"imageName": *name, "imageDigest": *digest, "hash": sri,
-			"finalImageName": *finalName, "finalImageTag": *finalTag}, "", "  ")
+		// The keys in nixpkgs' order, for scripts that compare the text.
+		b, err := json.MarshalIndent(prefetchResult{*name, *digest, sri, *finalName, *finalTag}, "", "  ")
 		if err != nil {
 			return err
 		}
