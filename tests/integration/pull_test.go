@@ -181,6 +181,12 @@ func TestPrefetchNixOutput(t *testing.T) {
 		t.Fatalf("prefetch printed:\n%s", out)
 	}
 	runBoth(t, nixBuild(t, "dockerTools.pullImage ("+string(out)+" // { tlsVerify = false; })"), "redis-server: Ready to accept connections in /data")
+
+	// --json: nixpkgs' keys, in its order.
+	js := must(t, tool, "--quiet", "--json", r.addr+"/redis", "--tls-verify=false")
+	if !regexp.MustCompile(`^\{\n  "imageName": "[^"]+/redis",\n  "imageDigest": "sha256:[0-9a-f]{64}",\n  "hash": "sha256-[A-Za-z0-9+/]{43}=",\n  "finalImageName": "[^"]+/redis",\n  "finalImageTag": "latest"\n\}\n$`).MatchString(js) {
+		t.Errorf("prefetch --json printed:\n%s", js)
+	}
 }
 
 // A registry that needs a login: the credentials come from a Docker
