@@ -1,5 +1,6 @@
 # pullImage: a fixed-output derivation whose builder pulls imageName@imageDigest
-# from a registry into an uncompressed docker-archive.
+# from a registry into the docker-archive nixpkgs' pullImage (skopeo) writes,
+# byte for byte, so that hashes pinned with nixpkgs verify.
 { lib, defaultArchitecture, defaultVariant ? null }:
 let
   inherit (lib) mkDerivation check;
