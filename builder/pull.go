@@ -15,6 +15,8 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/nix-community/go-nix/pkg/nixbase32"
+
 	"github.com/nix-dockertools/dockertools/outfile"
 	"github.com/nix-dockertools/dockertools/pull"
 )
@@ -150,15 +152,18 @@ func prefetch(args []string) error {
 	if err != nil {
 		return err
 	}
-	sri := "sha256-" + base64.StdEncoding.EncodeToString(h.Sum(nil))
+	sum := h.Sum(nil)
+	sri := "sha256-" + base64.StdEncoding.EncodeToString(sum)
 	add := exec.Command("nix-store", "--add-fixed", "sha256", file)
 	add.Stderr = os.Stderr
 	storePath, err := add.Output()
 	if err != nil {
 		return fmt.Errorf("adding the image to the store (nix-store --add-fixed): %w", err)
 	}
+	// As nixpkgs' script: the log line has the hash in Nix's base32, the
+	// result in SRI form.
 	fmt.Fprintf(log, "-> ImageName: %s\n-> ImageDigest: %s\n-> FinalImageName: %s\n-> FinalImageTag: %s\n-> ImagePath: %s\n-> ImageHash: %s\n",
-		*name, *digest, *finalName, *finalTag, strings.TrimSpace(string(storePath)), sri)
+		*name, *digest, *finalName, *finalTag, strings.TrimSpace(string(storePath)), nixbase32.EncodeToString(sum))
 	if *asJSON {
 		// The keys in nixpkgs' order, for scripts that compare the text.
 		b, err := json.MarshalIndent(prefetchResult{*name, *digest, sri, *finalName, *finalTag}, "", "  ")

@@ -102,7 +102,9 @@ func TestPullImage(t *testing.T) {
 		t.Fatalf("prefetch printed %+v, want the index digest %s", p, index)
 	}
 	m := regexp.MustCompile(`-> ImagePath: (\S+)`).FindStringSubmatch(log)
-	if m == nil || !strings.Contains(log, "-> ImageDigest: "+index) || !strings.Contains(log, "-> ImageHash: "+p.Hash) {
+	// As nixpkgs' script: the log line in Nix's base32, the result in SRI.
+	nix32 := strings.TrimSpace(must(t, "nix", "hash", "to-base32", p.Hash))
+	if m == nil || !strings.Contains(log, "-> ImageDigest: "+index) || !strings.Contains(log, "-> ImageHash: "+nix32+"\n") {
 		t.Fatalf("prefetch log:\n%s", log)
 	}
 	pulled := nixBuild(t, pullExpr(p, ""))
