@@ -81,7 +81,7 @@ func Pull(ctx context.Context, o Options, w io.Writer) error {
 	if o.Parallel <= 0 {
 		o.Parallel = 3
 	}
-	repoTag, err := finalReference(o.FinalName, o.FinalTag)
+	final, err := finalReference(o.FinalName, o.FinalTag)
 	if err != nil {
 		return fmt.Errorf("pullImage: %w", err)
 	}
@@ -90,20 +90,23 @@ func Pull(ctx context.Context, o Options, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("pulling %s: %w", ref, err)
 	}
-	if err := p.pull(ctx, ref, want, repoTag, o.TempDir, w); err != nil {
+	if err := p.pull(ctx, ref, want, final, o.TempDir, w); err != nil {
 		return fmt.Errorf("pulling %s: %w", ref, err)
 	}
 	return nil
 }
 
+// repoTag is the archive's name for the image.
+type repoTag struct{ repo, tag string }
+
 // finalReference is the archive's repository and tag, as skopeo reads
 // finalImageName:finalImageTag.
-func finalReference(name, tag string) ([2]string, error) {
+func finalReference(name, tag string) (repoTag, error) {
 	repo, t, err := normalizeReference(name, tag)
 	if err != nil {
-		return [2]string{}, fmt.Errorf("finalImageName:finalImageTag %w", err)
+		return repoTag{}, fmt.Errorf("finalImageName:finalImageTag %w", err)
 	}
-	return [2]string{repo, t}, nil
+	return repoTag{repo, t}, nil
 }
 
 // Resolve returns the digest a tag currently points to: the digest of the
@@ -253,7 +256,7 @@ type imageConfig struct {
 	} `json:"rootfs"`
 }
 
-func (p *puller) pull(ctx context.Context, ref name.Digest, want platform, repoTag [2]string, tempDir string, w io.Writer) error {
+func (p *puller) pull(ctx context.Context, ref name.Digest, want platform, final repoTag, tempDir string, w io.Writer) error {
 	raw, fromIndex, err := p.imageManifest(ctx, ref, want)
 	if err != nil {
 		return err
@@ -285,7 +288,7 @@ func (p *puller) pull(ctx context.Context, ref name.Digest, want platform, repoT
 		return err
 	}
 	p.log.printf("Writing manifest to image destination")
-	if err := aw.Finish(config, m.Config.Digest.String(), repoTag[0], repoTag[1]); err != nil {
+	if err := aw.Finish(config, m.Config.Digest.String(), final.repo, final.tag); err != nil {
 		return fmt.Errorf("writing the archive: %w", err)
 	}
 	return nil
