@@ -80,6 +80,9 @@ type Base struct {
 	// StorePaths are the store paths the image's layers hold, whiteouts
 	// applied, sorted (when OpenBase was given the store directory).
 	StorePaths []string `json:"-"`
+	// TmpDir is where Copy keeps the layers of a compressed archive that
+	// come before their turn (the system's temporary directory when empty).
+	TmpDir string `json:"-"`
 }
 
 type member struct {
@@ -147,7 +150,11 @@ func OpenBase(p, name, tag, storeDir string) (*Base, error) {
 	if err != nil {
 		return fail(err)
 	}
-	b, err := x.base(entry, repoTag, storeDir)
+	cfgs, err := x.configs([]string{entry.Config})
+	if err != nil {
+		return fail(err)
+	}
+	b, err := x.base(entry, repoTag, storeDir, cfgs)
 	if err != nil {
 		return fail(err)
 	}
@@ -161,13 +168,21 @@ func OpenAll(p string) ([]*Base, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
+	var names []string
+	for _, e := range x.manifest {
+		names = append(names, e.Config)
+	}
+	cfgs, err := x.configs(names)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
 	var out []*Base
 	for _, e := range x.manifest {
 		tag := ""
 		if len(e.RepoTags) > 0 {
 			tag = e.RepoTags[0]
 		}
-		b, err := x.base(e, tag, "")
+		b, err := x.base(e, tag, "", cfgs)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
@@ -176,24 +191,38 @@ func OpenAll(p string) ([]*Base, error) {
 	return out, nil
 }
 
-// index is where the members of a docker-archive are, with its JSON files.
+// Bounds on what an archive may make this program hold in memory: a JSON
+// member read (manifest.json, a config), the members' count and the bytes
+// of their names (Docker extracts the archive into a directory, so names
+// longer than PATH_MAX fail there too).
+const (
+	maxJSON        = 64 << 20
+	maxMembers     = 1 << 17
+	maxMemberNames = 16 << 20
+)
+
+// index is where the members of a docker-archive are, with its manifest.
 type index struct {
 	path     string
 	comp     Compression
 	members  map[string]member
-	small    map[string][]byte // JSON files, read on the way
 	manifest []ManifestEntry
 }
 
+// readIndex reads the archive's tar headers once, keeping only where each
+// member is and the manifest: the other members are read when an image
+// names them, and only then.
 func readIndex(p string) (*index, error) {
 	rc, comp, err := openArchive(p)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	x := &index{path: p, comp: comp, members: map[string]member{}, small: map[string][]byte{}}
+	x := &index{path: p, comp: comp, members: map[string]member{}}
 	cr := &countingReader{r: rc}
 	tr := tar.NewReader(cr)
+	var manifest []byte
+	names := 0
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -209,31 +238,102 @@ func readIndex(p string) (*index, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(n) >= PathMax {
+			return nil, fmt.Errorf("member %.80q… has a name of %d bytes, over Linux's PATH_MAX of %d", n, len(n), PathMax)
+		}
+		if names += len(n); len(x.members) >= maxMembers || names > maxMemberNames {
+			return nil, fmt.Errorf("the archive has over %d members or %d MiB of member names: not a docker-archive", maxMembers, maxMemberNames>>20)
+		}
 		switch h.Typeflag {
 		case tar.TypeSymlink, tar.TypeLink:
 			x.members[n] = member{link: h.Linkname}
 		case tar.TypeReg:
 			x.members[n] = member{offset: cr.n, size: h.Size}
-			if strings.HasSuffix(n, ".json") && h.Size < 64<<20 {
-				b, err := io.ReadAll(tr)
-				if err != nil {
-					return nil, fmt.Errorf("reading %s: %w", n, err)
+			if n == "manifest.json" {
+				if manifest, err = readJSON(tr, n, h.Size); err != nil {
+					return nil, err
 				}
-				x.small[n] = b
 			}
 		}
 	}
-	mj, ok := x.small["manifest.json"]
-	if !ok {
+	if manifest == nil {
 		return nil, errors.New("not a docker-archive: it has no manifest.json")
 	}
-	if err := json.Unmarshal(mj, &x.manifest); err != nil {
+	if err := json.Unmarshal(manifest, &x.manifest); err != nil {
 		return nil, fmt.Errorf("reading manifest.json: %w", err)
 	}
 	if len(x.manifest) == 0 {
 		return nil, errors.New("manifest.json lists no image")
 	}
 	return x, nil
+}
+
+// readJSON reads a JSON member of the given size, within maxJSON.
+func readJSON(r io.Reader, name string, size int64) ([]byte, error) {
+	if size > maxJSON {
+		return nil, fmt.Errorf("%s is %d bytes, over the limit of %d MiB for a JSON file of a docker-archive", name, size, maxJSON>>20)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// configs reads the named members (configs of the images used): in place
+// when the archive is uncompressed, else in a second pass that stops once
+// it has them all.
+func (x *index) configs(names []string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	want := map[string]member{}
+	for _, n := range names {
+		c, m, err := x.resolve(n)
+		if err != nil {
+			return nil, err
+		}
+		if m.size > maxJSON {
+			return nil, fmt.Errorf("config %s is %d bytes, over the limit of %d MiB for a JSON file of a docker-archive", n, m.size, maxJSON>>20)
+		}
+		want[c] = m
+	}
+	if x.comp == None {
+		f, err := os.Open(x.path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		for c, m := range want {
+			b, err := readJSON(io.NewSectionReader(f, m.offset, m.size), c, m.size)
+			if err != nil {
+				return nil, err
+			}
+			out[c] = b
+		}
+		return out, nil
+	}
+	rc, _, err := openArchive(x.path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	cr := &countingReader{r: rc}
+	tr := tar.NewReader(cr)
+	for len(out) < len(want) {
+		h, err := tr.Next()
+		if err != nil {
+			return nil, fmt.Errorf("reading the archive again for its configs: %w", err)
+		}
+		c, err := cleanMember(h.Name)
+		if err != nil || h.Typeflag != tar.TypeReg {
+			continue
+		}
+		if m, ok := want[c]; ok && m.offset == cr.n {
+			if out[c], err = readJSON(tr, c, m.size); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // resolve finds a member by name, following links between members.
@@ -261,16 +361,14 @@ func (x *index) resolve(n string) (string, member, error) {
 	return "", member{}, fmt.Errorf("%s: too many links", n)
 }
 
-// base reads one image of the archive and checks its layers.
-func (x *index) base(entry ManifestEntry, repoTag, storeDir string) (*Base, error) {
+// base reads one image of the archive (its config among cfgs) and checks
+// its layers.
+func (x *index) base(entry ManifestEntry, repoTag, storeDir string, cfgs map[string][]byte) (*Base, error) {
 	cfgName, _, err := x.resolve(entry.Config)
 	if err != nil {
 		return nil, err
 	}
-	cfgJSON, ok := x.small[cfgName]
-	if !ok {
-		return nil, fmt.Errorf("config %s is not a readable JSON file", entry.Config)
-	}
+	cfgJSON := cfgs[cfgName]
 	var cfg Config
 	if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
 		return nil, fmt.Errorf("reading config %s: %w", entry.Config, err)
@@ -320,12 +418,15 @@ func pick(manifest []ManifestEntry, name, tag string) (ManifestEntry, string, er
 }
 
 // check reads every layer once: it finds each layer's compression and
-// uncompressed size, verifies its diff_id and its entries' names, so that a
-// corrupt base fails the build rather than the later `docker load`, and
-// lists the base's store paths.
+// uncompressed size, verifies its diff_id and applies its entries to a
+// tree of the image's paths, refusing what `docker load` and `podman load`
+// refuse (see Tree), so that a bad base fails the build rather than the
+// later load; the tree gives the base's store paths. A layer listed again
+// is read once and applied again from its headers.
 func (b *Base) check(storeDir string) error {
-	var scans []*layerScan
-	err := b.Copy(func(i int, l *BaseLayer, r io.Reader) error {
+	t := newCheckTree()
+	kept := map[int][]*tar.Header{} // headers of layers listed again
+	err := b.EachListing(func(i int, l *BaseLayer, r io.Reader) error {
 		head := make([]byte, 4)
 		n, _ := io.ReadFull(r, head)
 		l.Compression = Detect(head[:n])
@@ -336,7 +437,13 @@ func (b *Base) check(storeDir string) error {
 		defer d.Close()
 		h := sha256.New()
 		cr := &countingReader{r: io.TeeReader(d, h)}
-		s, err := scanLayer(cr, strings.TrimPrefix(storeDir, "/"))
+		recurs := b.Recurs(i)
+		err = ApplyLayer(t, tar.NewReader(cr), func(h *tar.Header, _ *Node[struct{}], _ Kind) error {
+			if recurs {
+				kept[i] = append(kept[i], h)
+			}
+			return nil
+		})
 		if err != nil {
 			return fmt.Errorf("layer %s: %w", l.Member, err)
 		}
@@ -348,80 +455,26 @@ func (b *Base) check(storeDir string) error {
 			return fmt.Errorf("layer %s has digest %s, but the config says %s", l.Member, got, l.DiffID)
 		}
 		l.TarSize = cr.n
-		scans = append(scans, s)
+		return nil
+	}, func(i, first int) error {
+		l, f := &b.Layers[i], &b.Layers[first]
+		if l.DiffID != f.DiffID {
+			return fmt.Errorf("layer %s has digest %s, but the config says %s for its listing %d", l.Member, f.DiffID, l.DiffID, i+1)
+		}
+		l.Compression, l.TarSize = f.Compression, f.TarSize
+		t.Begin()
+		for _, h := range kept[first] {
+			if _, _, err := t.Apply(h); err != nil {
+				return fmt.Errorf("layer %s (listed again as layer %d): %w", l.Member, i+1, err)
+			}
+		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
 	if storeDir != "" {
-		b.StorePaths = storePaths(scans, storeDir)
-	}
-	return err
-}
-
-// Copy calls fn with each layer's stored bytes, in image order. An
-// uncompressed archive is read at the recorded offsets; a compressed one is
-// decompressed once when the layers come in archive order, again otherwise.
-func (b *Base) Copy(fn func(i int, l *BaseLayer, r io.Reader) error) error {
-	if b.Compression == None {
-		f, err := os.Open(b.Path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		for i := range b.Layers {
-			l := &b.Layers[i]
-			if err := fn(i, l, io.NewSectionReader(f, l.Offset, l.Size)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	var rc io.ReadCloser
-	var pos int64
-	defer func() {
-		if rc != nil {
-			rc.Close()
-		}
-	}()
-	for i := range b.Layers {
-		l := &b.Layers[i]
-		if rc == nil || l.Offset < pos {
-			if rc != nil {
-				rc.Close()
-			}
-			var err error
-			if rc, _, err = openArchive(b.Path); err != nil {
-				return err
-			}
-			pos = 0
-		}
-		if _, err := io.CopyN(io.Discard, rc, l.Offset-pos); err != nil {
-			return fmt.Errorf("%s: seeking to layer %s: %w", b.Path, l.Member, err)
-		}
-		lr := &io.LimitedReader{R: rc, N: l.Size}
-		if err := fn(i, l, lr); err != nil {
-			return err
-		}
-		if _, err := io.Copy(io.Discard, lr); err != nil {
-			return err
-		}
-		pos = l.Offset + l.Size
-	}
-	return nil
-}
-
-// Uncompressed copies the layer's uncompressed tar from r (its stored bytes) to w.
-func (l *BaseLayer) Uncompressed(w io.Writer, r io.Reader) error {
-	d, err := Decompress(r, l.Compression)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	n, err := io.Copy(w, d)
-	if err != nil {
-		return err
-	}
-	if n != l.TarSize {
-		return fmt.Errorf("base layer %s changed: %d bytes, expected %d", l.Member, n, l.TarSize)
+		b.StorePaths = storePaths(t, storeDir)
 	}
 	return nil
 }

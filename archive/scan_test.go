@@ -25,7 +25,19 @@ func tarOf(t *testing.T, hs ...tar.Header) []byte {
 	return b.Bytes()
 }
 
-func TestScanLayerRejects(t *testing.T) {
+// applyAll applies layers to a new check tree.
+func applyAll(t *testing.T, layers ...[]byte) (*checkTree, error) {
+	t.Helper()
+	tr := newCheckTree()
+	for _, l := range layers {
+		if err := ApplyLayer(tr, tar.NewReader(bytes.NewReader(l)), nil); err != nil {
+			return tr, err
+		}
+	}
+	return tr, nil
+}
+
+func TestApplyLayerRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		h    tar.Header
@@ -33,28 +45,32 @@ func TestScanLayerRejects(t *testing.T) {
 	}{
 		{"name climbing out", tar.Header{Name: "a/../../etc/passwd", Typeflag: tar.TypeReg}, "leaves the image's root"},
 		{"dot-dot name", tar.Header{Name: "../x", Typeflag: tar.TypeReg}, "leaves the image's root"},
-		{"hard link out", tar.Header{Name: "x", Linkname: "../../etc/shadow", Typeflag: tar.TypeLink}, "outside the image's root"},
-		{"relative symlink out", tar.Header{Name: "a/b", Linkname: "../../etc", Typeflag: tar.TypeSymlink}, "outside the image's root"},
+		{"hard link out", tar.Header{Name: "x", Linkname: "../../etc/shadow", Typeflag: tar.TypeLink}, `hard link "x": entry "../../etc/shadow" leaves the image's root`},
+		{"hard link to nothing", tar.Header{Name: "h", Linkname: "/nothere", Typeflag: tar.TypeLink}, `hard link "h" points to "/nothere", which is not in the layer before it`},
+		{"whiteout of the root", tar.Header{Name: ".wh..", Typeflag: tar.TypeReg}, `whiteout ".wh.." names no file`},
+		{"long name", tar.Header{Name: strings.Repeat("a/", 100_000) + "f", Typeflag: tar.TypeReg}, "over Linux's PATH_MAX of 4096"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := scanLayer(bytes.NewReader(tarOf(t, tc.h)), "nix/store")
+			_, err := applyAll(t, tarOf(t, tc.h))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want %q", err, tc.want)
 			}
 		})
 	}
 	// What real images hold is fine: absolute names, absolute symlinks,
-	// relative symlinks that stay inside, absolute hard links.
+	// relative symlinks (climbing above the root too: it stops there, as
+	// Docker resolves it), absolute hard links.
 	ok := tarOf(t,
 		tar.Header{Name: "/nix/store/aaaa-x/bin/sh", Typeflag: tar.TypeReg},
 		tar.Header{Name: "./bin/sh", Linkname: "/nix/store/aaaa-x/bin/sh", Typeflag: tar.TypeSymlink},
 		tar.Header{Name: "usr/bin/env", Linkname: "../../bin/env", Typeflag: tar.TypeSymlink},
+		tar.Header{Name: "a/b", Linkname: "../../etc", Typeflag: tar.TypeSymlink},
 		tar.Header{Name: "bin/ash", Linkname: "/bin/sh", Typeflag: tar.TypeLink},
 	)
-	if _, err := scanLayer(bytes.NewReader(ok), "nix/store"); err != nil {
+	if _, err := applyAll(t, ok); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := scanLayer(strings.NewReader(strings.Repeat("junk", 200)), "nix/store"); err == nil || !strings.Contains(err.Error(), "not a tar") {
+	if _, err := applyAll(t, []byte(strings.Repeat("junk", 200))); err == nil || !strings.Contains(err.Error(), "not a tar") {
 		t.Fatalf("error = %v", err)
 	}
 }
@@ -62,29 +78,32 @@ func TestScanLayerRejects(t *testing.T) {
 func TestStorePathsWhiteouts(t *testing.T) {
 	dir := func(n string) tar.Header { return tar.Header{Name: n, Typeflag: tar.TypeDir, Mode: 0o755} }
 	reg := func(n string) tar.Header { return tar.Header{Name: n, Typeflag: tar.TypeReg} }
+	sym := func(n, l string) tar.Header { return tar.Header{Name: n, Linkname: l, Typeflag: tar.TypeSymlink} }
 	layers := [][]byte{
 		tarOf(t, dir("/nix/"), dir("/nix/store/"), dir("/nix/store/a-one/"), reg("/nix/store/a-one/f"), reg("/nix/store/b-two"), reg("./nix/store/c-three")),
 		tarOf(t, reg("nix/store/.wh.b-two"), dir("nix/store/d-four/")),
 	}
-	var scans []*layerScan
-	for _, l := range layers {
-		s, err := scanLayer(bytes.NewReader(l), "nix/store")
-		if err != nil {
-			t.Fatal(err)
-		}
-		scans = append(scans, s)
-	}
-	want := []string{"/nix/store/a-one", "/nix/store/c-three", "/nix/store/d-four"}
-	if got := storePaths(scans, "/nix/store"); !slices.Equal(got, want) {
-		t.Fatalf("store paths = %v, want %v", got, want)
-	}
-	opaque, _ := scanLayer(bytes.NewReader(tarOf(t, reg("nix/store/.wh..wh..opq"), dir("nix/store/e-five/"))), "nix/store")
-	if got := storePaths(append(scans, opaque), "/nix/store"); !slices.Equal(got, []string{"/nix/store/e-five"}) {
-		t.Fatalf("after an opaque store: %v", got)
-	}
-	gone, _ := scanLayer(bytes.NewReader(tarOf(t, reg(".wh.nix"))), "nix/store")
-	if got := storePaths(append(scans, gone), "/nix/store"); len(got) != 0 {
-		t.Fatalf("after /nix is whited out: %v", got)
+	for _, tc := range []struct {
+		name  string
+		extra [][]byte
+		want  []string
+	}{
+		{"whiteout", nil, []string{"/nix/store/a-one", "/nix/store/c-three", "/nix/store/d-four"}},
+		{"opaque store", [][]byte{tarOf(t, reg("nix/store/.wh..wh..opq"), dir("nix/store/e-five/"))}, []string{"/nix/store/e-five"}},
+		{"/nix whited out", [][]byte{tarOf(t, reg(".wh.nix"))}, nil},
+		// Paths go where the engines put them: through symlinks.
+		{"written through a symlink", [][]byte{tarOf(t, sym("esc", "/"), reg("esc/nix/store/g-seven"))}, []string{"/nix/store/a-one", "/nix/store/c-three", "/nix/store/d-four", "/nix/store/g-seven"}},
+		{"store moved behind a symlink", [][]byte{tarOf(t, dir("elsewhere/"), reg(".wh.nix"), sym("nix", "elsewhere"), reg("nix/store/h-eight"))}, []string{"/nix/store/h-eight"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := applyAll(t, append(slices.Clone(layers), tc.extra...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := storePaths(tr, "/nix/store"); !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+				t.Fatalf("store paths = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -106,15 +125,11 @@ func TestStorePathsOtherStoreDir(t *testing.T) {
 		{"/opt/other opaque", tarOf(t, reg("opt/other/.wh..wh..opq")), []string{"/opt/store/b-opt", "/opt/store/c-opt"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var scans []*layerScan
-			for _, l := range [][]byte{base, tc.layer} {
-				s, err := scanLayer(bytes.NewReader(l), "opt/store")
-				if err != nil {
-					t.Fatal(err)
-				}
-				scans = append(scans, s)
+			tr, err := applyAll(t, base, tc.layer)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if got := storePaths(scans, "/opt/store"); !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+			if got := storePaths(tr, "/opt/store"); !slices.Equal(got, tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
 				t.Fatalf("store paths = %v, want %v", got, tc.want)
 			}
 		})

@@ -59,11 +59,18 @@ func (w *Writer) AddLayer(diffID string, size int64, write func(io.Writer) error
 // AddBaseLayers copies every layer of a base image, uncompressed, in order;
 // before (if not nil) is called ahead of each, for progress and history.
 func (w *Writer) AddBaseLayers(b *Base, before func(i int, l *BaseLayer)) error {
-	err := b.Copy(func(i int, l *BaseLayer, r io.Reader) error {
+	err := b.EachListing(func(i int, l *BaseLayer, r io.Reader) error {
 		if before != nil {
 			before(i, l)
 		}
 		return w.AddLayer(l.DiffID, l.TarSize, func(w io.Writer) error { return l.Uncompressed(w, r) })
+	}, func(i, _ int) error {
+		// Listed again: AddLayer lists it without its bytes.
+		l := &b.Layers[i]
+		if before != nil {
+			before(i, l)
+		}
+		return w.AddLayer(l.DiffID, l.TarSize, func(io.Writer) error { return fmt.Errorf("layer %s written twice", l.Member) })
 	})
 	if err != nil {
 		return fmt.Errorf("copying %s from %s: %w", b.RepoTag, b.Path, err)
