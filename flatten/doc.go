@@ -10,16 +10,18 @@
 //
 //  1. Every layer's headers are read (file contents are skipped, or seeked
 //     over when the archive is uncompressed) and applied in order to an
-//     in-memory tree of metadata, with the rules overlayfs and `docker load`
-//     follow: whiteouts (.wh.NAME) and opaque markers (.wh..wh..opq) hide
-//     what the layers below hold; a later entry replaces an earlier one, a
-//     directory over a directory only takes the later header, anything else
-//     replaces the whole subtree. A layer's whiteouts are applied before
-//     its other entries, wherever they stand in its tar, so that they only
-//     hide lower layers (umoci, for one, writes a directory's opaque marker
-//     before the directory). AUFS metadata (.wh..wh.*) never shows up.
-//     Each regular file remembers which entry of which layer holds its
-//     bytes.
+//     in-memory tree of metadata (archive.Tree) as Docker and podman apply
+//     them when they load an image: entries in stream order, each path
+//     resolved through the symlinks already in the tree, inside the root
+//     ("esc -> /" then "esc/etc/f" writes /etc/f and keeps the symlink);
+//     whiteouts (.wh.NAME) delete, opaque markers (.wh..wh..opq) delete
+//     what the directory holds that the layer does not list; a later entry
+//     replaces an earlier one, a directory over a directory only takes the
+//     later header. What the engines refuse (a hard link to nothing, a
+//     whiteout of ".", a parent that is a file...) is an error naming the
+//     layer and the entry. A layer listed twice is read once and applied
+//     twice. Each regular file remembers which entry of which layer holds
+//     its bytes.
 //  2. The contents of the files that survive are copied, layer by layer, to
 //     one spill file in tmpDir. Files of uncompressed layers inside an
 //     uncompressed archive are not copied: they are read in place later.
@@ -41,12 +43,19 @@
 // every link as a full copy; the extracted trees are the same apart from
 // sharing.
 //
-// Layers are applied as `docker load` applies them to one directory (and
-// as umoci unpack does, which the tests compare with): a directory that a
-// layer implies but never lists (the parent of one of its entries) keeps
-// the metadata it had below, or gets mode 0755, owner 0:0 when new. A
-// non-directory in the way of such a parent (say a symlink /lib) is
-// replaced by a directory, as in an overlay, rather than followed.
+// Names are at most Linux's PATH_MAX, so the output, where every
+// directory's header holds its whole name, stays linear in the input.
+//
+// The tree is what `docker export` of a container gives (Docker's vfs
+// driver, podman). Where Docker's storage drivers differ, archive.Tree
+// says which it follows: overlay2 replaces a lower layer's symlink that an
+// entry's path goes through by a directory where vfs and podman write
+// through it, as here; a directory that a layer implies but never lists
+// (the parent of one of its entries) keeps the metadata it had below, or
+// gets mode 0755, owner 0:0 when new (Docker's vfs makes it 0600).
+//
+// A hard link's header gives its file the link's owner and mode, as the
+// engines' chown and chmod of the new link do.
 //
 // Extended attributes and other PAX records of the layers are dropped, as
 // nixpkgs' `tar -c` (no --xattrs) drops them. Owners (uid, gid, uname,

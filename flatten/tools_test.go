@@ -257,7 +257,6 @@ func TestCompareWithUmoci(t *testing.T) {
 	must(t, os.Symlink("bin/tool", r1+"/link"))
 	writeFile(t, r1+"/gone/file", "gone", 0o644)
 	writeFile(t, r1+"/gone/sub/f", "gone too", 0o644)
-	writeFile(t, r1+"/swap/x", "swapped for a file", 0o644)
 	writeFile(t, r1+"/secret", "s", 0o600)
 	writeFile(t, r1+"/suid", "u", os.ModeSetuid|0o755)
 	writeFile(t, r1+"/private/f", "p", 0o644)
@@ -286,8 +285,9 @@ func TestCompareWithUmoci(t *testing.T) {
 	must(t, os.Symlink("etc/conf", r2+"/link"))
 	must(t, os.Remove(r2+"/bin/tool"))
 	writeFile(t, r2+"/bin/tool/inner", "now a directory", 0o644)
-	must(t, os.RemoveAll(r2+"/swap"))
-	writeFile(t, r2+"/swap", "now a file", 0o644)
+	// No directory replaced by a file: umoci then writes "swap" and a
+	// whiteout "swap/.wh.x" after it, which docker load and podman load
+	// refuse (not a directory), and so does OpenBase.
 	must(t, os.Remove(r2+"/data/h1")) // h2 keeps the content
 	must(t, os.Link(r2+"/data/k1", r2+"/data/k3"))
 	must(t, os.Chmod(r2+"/secret", 0o640))
@@ -351,7 +351,6 @@ func TestCompareWithUmoci(t *testing.T) {
 	for p, d := range map[string]string{
 		"data/h2":    `"hard"`,
 		"lib/only":   `"only this"`,
-		"swap":       `"now a file"`,
 		"link":       "s ->etc/conf",
 		"bin/tool":   "d755",
 		"a/b":        `"slash"`,
