@@ -110,4 +110,3 @@ func TestWriteDeep(t *testing.T) {
 		t.Errorf("refusing took %v", d)
 	}
 }
-
