@@ -7,17 +7,6 @@ import (
 	"slices"
 )
 
-// FirstListing is the index of the first listing of layer i's member: a
-// manifest may list one layer several times, and it is read once.
-func (b *Base) FirstListing(i int) int {
-	for j := range i {
-		if b.Layers[j].Member == b.Layers[i].Member {
-			return j
-		}
-	}
-	return i
-}
-
 // firsts lists, for each layer listing, the index of its first listing.
 func (b *Base) firsts() []int {
 	seen := map[string]int{}
