@@ -249,9 +249,10 @@ func TestSkopeoArchive(t *testing.T) {
 	}
 }
 
-// skopeo cannot write an OCI image with zstd layers to a docker-archive
-// (it converts the manifest to Docker's format first, which has no zstd);
-// Pull writes what skopeo writes for the same image with gzip layers.
+// skopeo 1.9.3 cannot write an OCI image with zstd layers to a
+// docker-archive (it converts the manifest to Docker's format first, which
+// has no zstd); newer skopeo can. Pull writes what newer skopeo writes for
+// it, which is what both write for the same image with gzip layers.
 func TestSkopeoZstd(t *testing.T) {
 	isolate(t)
 	s := newServer(t, false)
@@ -269,14 +270,17 @@ func TestSkopeoZstd(t *testing.T) {
 	if _, err := exec.LookPath("skopeo"); err != nil {
 		t.Skip("skopeo is not installed")
 	}
-	if _, err := skopeoCopy(t, s.host+"/zstd@"+zstdImage.digest, "amd64", "final/name", "v1"); err == nil || !strings.Contains(err.Error(), "zstd") {
-		t.Errorf("skopeo copied the zstd image (%v): its archive can now be compared directly", err)
-	}
-	want, err := skopeoCopy(t, s.host+"/gzip@"+gzipTwin.digest, "amd64", "final/name", "v1")
+	want, err := skopeoCopy(t, s.host+"/zstd@"+zstdImage.digest, "amd64", "final/name", "v1")
 	if err != nil {
-		t.Fatal(err)
+		if !strings.Contains(err.Error(), "zstd compression is not supported") {
+			t.Fatal(err)
+		}
+		t.Logf("this skopeo refuses zstd layers; comparing with its archive of the gzip twin")
+		if want, err = skopeoCopy(t, s.host+"/gzip@"+gzipTwin.digest, "amd64", "final/name", "v1"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("not skopeo's archive of the gzip twin: %s", firstDifference(t, got, want))
+		t.Fatalf("not skopeo's archive: %s", firstDifference(t, got, want))
 	}
 }

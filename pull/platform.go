@@ -139,8 +139,9 @@ func (want platform) wanted() []platform {
 }
 
 // zstdAnnotation marks the zstd copy of an image in an index (podman
-// manifest push --add-compression zstd); skopeo cannot write such an image
-// to a docker-archive, so it loses against a gzip one.
+// manifest push --add-compression zstd). Current skopeo prefers it to the
+// gzip copy beside it, skopeo 1.9.3 takes whichever comes first; both give
+// the same archive, which holds the layers uncompressed.
 const zstdAnnotation = "io.github.containers.compression.zstd"
 
 type candidate struct {
@@ -153,14 +154,14 @@ func (c candidate) better(o candidate) bool {
 	case c.rank != o.rank:
 		return c.rank < o.rank
 	case c.zstd != o.zstd:
-		return !c.zstd
+		return c.zstd
 	}
 	return c.position < o.position
 }
 
 // pickPlatform returns the entry of the index for want, as skopeo picks it:
 // the entry whose os, architecture and variant equal the first of
-// want.wanted() that any entry has, the gzip one before a zstd one, the
+// want.wanted() that any entry has, a zstd copy before a gzip one, the
 // first in the index among equals. Failing that, an OCI index's entry
 // without a platform (as current skopeo takes it; 1.9.3 does not). Failing
 // that, an entry equal to want once the variants an index usually leaves

@@ -61,8 +61,8 @@ func e(platforms ...string) []entry {
 
 // The image picked from an index is the one skopeo picks; where skopeo
 // finds none, a close match is taken, else the error lists what there is.
-// Cases skopeo 1.9.3 decides (skopeo: true) are checked against it when it
-// is installed.
+// Each case is checked against the installed skopeo when that version
+// decides it as Pull does.
 func TestPickPlatform(t *testing.T) {
 	isolate(t)
 	s := newServer(t, false)
@@ -73,27 +73,29 @@ func TestPickPlatform(t *testing.T) {
 		arch, variant string
 		want          int // entry picked, or -1
 		err           string
-		skopeo        bool
+		skopeo        skopeoCheck
 	}{
-		{"arm64 without variant before arm64/v8", false, e("linux/arm64/v8", "linux/arm64"), "arm64", "", 1, "", true},
-		{"arm64 takes arm64/v8", true, e("linux/amd64", "linux/arm64/v8"), "arm64", "", 1, "", true},
-		{"arm64/v8 takes arm64", false, e("linux/arm64"), "arm64", "v8", 0, "", true},
-		{"arm/v7 runs arm/v6", false, e("linux/arm/v5", "linux/arm/v6"), "arm", "v7", 1, "", true},
-		{"arm/v7 before arm/v6", true, e("linux/arm/v6", "linux/arm/v7"), "arm", "v7", 1, "", true},
-		{"arm/v6 does not run arm/v7", false, e("linux/arm/v7", "linux/arm/v5"), "arm", "v6", 1, "", true},
-		{"arm/v7 takes arm", false, e("linux/arm"), "arm", "v7", 0, "", true},
-		{"the first of equals", true, e("linux/amd64", "linux/amd64"), "amd64", "", 0, "", true},
-		{"amd64 is not amd64/v3", false, e("linux/amd64/v3", "linux/amd64"), "amd64", "", 1, "", true},
-		{"another os", false, e("windows/amd64"), "amd64", "", -1, "no linux/amd64 image in index", true},
-		{"a list entry without a platform", true, []entry{{platform: "linux/amd64", noPlatform: true}}, "amd64", "", -1, "lists no image with a platform", true},
-		// Beyond skopeo 1.9.3:
-		{"gzip before zstd", false, []entry{{platform: "linux/amd64", zstd: true}, {platform: "linux/amd64"}}, "amd64", "", 1, "", false},
-		{"an OCI entry without a platform, as newer skopeo", false, []entry{{platform: "linux/s390x"}, {platform: "linux/amd64", noPlatform: true}}, "amd64", "", 1, "", false},
-		{"arm without variant takes arm/v7", false, e("linux/arm/v7"), "arm", "", 0, "", false},
-		{"aarch64 is arm64", false, e("linux/arm64/v8"), "aarch64", "", 0, "", false},
-		{"what there is", false, e("linux/amd64/v3", "linux/ppc64le", "unknown/unknown"), "amd64", "", -1, "no linux/amd64 image in index sha256:", false},
+		{"arm64 without variant before arm64/v8", false, e("linux/arm64/v8", "linux/arm64"), "arm64", "", 1, "", anySkopeo},
+		{"arm64 takes arm64/v8", true, e("linux/amd64", "linux/arm64/v8"), "arm64", "", 1, "", anySkopeo},
+		{"arm64/v8 takes arm64", false, e("linux/arm64"), "arm64", "v8", 0, "", anySkopeo},
+		{"arm/v7 runs arm/v6", false, e("linux/arm/v5", "linux/arm/v6"), "arm", "v7", 1, "", anySkopeo},
+		{"arm/v7 before arm/v6", true, e("linux/arm/v6", "linux/arm/v7"), "arm", "v7", 1, "", anySkopeo},
+		{"arm/v6 does not run arm/v7", false, e("linux/arm/v7", "linux/arm/v5"), "arm", "v6", 1, "", anySkopeo},
+		{"arm/v7 takes arm", false, e("linux/arm"), "arm", "v7", 0, "", anySkopeo},
+		{"the first of equals", true, e("linux/amd64", "linux/amd64"), "amd64", "", 0, "", anySkopeo},
+		{"amd64 is not amd64/v3", false, e("linux/amd64/v3", "linux/amd64"), "amd64", "", 1, "", anySkopeo},
+		{"another os", false, e("windows/amd64"), "amd64", "", -1, "no linux/amd64 image in index", anySkopeo},
+		{"a list entry without a platform", true, []entry{{platform: "linux/amd64", noPlatform: true}}, "amd64", "", -1, "lists no image with a platform", anySkopeo},
+		{"the zstd copy first", false, []entry{{platform: "linux/amd64", zstd: true}, {platform: "linux/amd64"}}, "amd64", "", 0, "", anySkopeo},
+		// As skopeo 1.18 decides, not 1.9.3:
+		{"the zstd copy, as newer skopeo", false, []entry{{platform: "linux/amd64"}, {platform: "linux/amd64", zstd: true}}, "amd64", "", 1, "", newSkopeo},
+		{"an OCI entry without a platform, as newer skopeo", false, []entry{{platform: "linux/s390x"}, {platform: "linux/amd64", noPlatform: true}}, "amd64", "", 1, "", newSkopeo},
+		// Where skopeo finds nothing:
+		{"arm without variant takes arm/v7", false, e("linux/arm/v7"), "arm", "", 0, "", noSkopeo},
+		{"aarch64 is arm64", false, e("linux/arm64/v8"), "aarch64", "", 0, "", noSkopeo},
+		{"what there is", false, e("linux/amd64/v3", "linux/ppc64le", "unknown/unknown"), "amd64", "", -1, "no linux/amd64 image in index sha256:", noSkopeo},
 	}
-	_, noSkopeo := exec.LookPath("skopeo")
+	installed := installedSkopeo(t)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mt := types.OCIImageIndex
@@ -111,7 +113,7 @@ func TestPickPlatform(t *testing.T) {
 			case tt.want >= 0 && !bytes.Equal(got, expected(t, ims[tt.want], "x:y")):
 				t.Fatalf("did not pick entry %d: %s", tt.want, logs)
 			}
-			if !tt.skopeo || noSkopeo != nil {
+			if !tt.skopeo.applies(installed) {
 				return
 			}
 			platform := tt.arch
@@ -124,6 +126,32 @@ func TestPickPlatform(t *testing.T) {
 			}
 		})
 	}
+}
+
+// skopeoCheck says which skopeo versions pick as a case expects.
+type skopeoCheck int
+
+const (
+	noSkopeo  skopeoCheck = iota // none: skopeo finds nothing there
+	anySkopeo                    // 1.9.3 and later
+	newSkopeo                    // 1.18 and later, not 1.9.3
+)
+
+// installedSkopeo is the installed skopeo's minor version (1.x), or -1.
+func installedSkopeo(t *testing.T) int {
+	out, err := exec.Command("skopeo", "--version").Output()
+	if err != nil {
+		return -1
+	}
+	var minor int
+	if _, err := fmt.Sscanf(string(out), "skopeo version 1.%d", &minor); err != nil {
+		t.Fatalf("skopeo --version: %q", out)
+	}
+	return minor
+}
+
+func (c skopeoCheck) applies(minor int) bool {
+	return (c == anySkopeo && minor >= 9) || (c == newSkopeo && minor >= 18)
 }
 
 // A single image for another platform is pulled as skopeo pulls it, with

@@ -156,7 +156,7 @@ func nixHashFile(t *testing.T, file string) string {
 }
 
 // compatCase is an image in one shape, pulled for arch; twin, when set, is
-// the image skopeo copies in its stead (for images skopeo cannot copy).
+// the image skopeo copies in its stead if it cannot copy the image.
 type compatCase struct {
 	name  string
 	image func(t *testing.T, r *registry) (ref string)
@@ -198,8 +198,9 @@ var compatCases = []compatCase{
 	{name: "OCI manifest", image: single("compat-oci", shape{layers: []string{"oci-a:gzip", "oci-b:none"}, oci: true, arch: "amd64"})},
 	{name: "index, amd64", image: twoPlatforms},
 	{name: "index, arm64", image: twoPlatforms, arch: "arm64"},
-	// skopeo refuses OCI zstd layers for a docker-archive; pullImage writes
-	// what skopeo writes for the same image with gzip layers.
+	// skopeo 1.9.3 refuses OCI zstd layers for a docker-archive, newer
+	// skopeo takes them; pullImage writes what newer skopeo writes, which is
+	// what both write for the same image with gzip layers.
 	{name: "zstd layers", image: single("compat-zstd", shape{layers: []string{"z-a:zstd", "z-b:zstd"}, oci: true, arch: "amd64"}),
 		twin: single("compat-zstd-twin", shape{layers: []string{"z-a:gzip", "z-b:gzip"}, oci: true, arch: "amd64"})},
 }
@@ -221,14 +222,10 @@ func TestPullImageSkopeoBytes(t *testing.T) {
 			at := strings.LastIndexByte(ref, '@')
 			// A tag of this run: fresh store paths, so Nix really builds.
 			finalName, finalTag := "compat/"+slug(c.name), "t"+hex.EncodeToString(nonce)
-			skopeoRef := ref
-			if c.twin != nil {
-				if _, err := skopeoArchive(t, ref, arch, finalName, finalTag); err == nil || !strings.Contains(err.Error(), "zstd") {
-					t.Fatalf("skopeo copied the zstd image (%v): compare it directly", err)
-				}
-				skopeoRef = c.twin(t, r)
+			want, err := skopeoArchive(t, ref, arch, finalName, finalTag)
+			if err != nil && c.twin != nil && strings.Contains(err.Error(), "zstd compression is not supported") {
+				want, err = skopeoArchive(t, c.twin(t, r), arch, finalName, finalTag)
 			}
-			want, err := skopeoArchive(t, skopeoRef, arch, finalName, finalTag)
 			if err != nil {
 				t.Fatal(err)
 			}
