@@ -230,7 +230,7 @@ func TestImageBuildErrors(t *testing.T) {
 		{"base without manifest.json", `dockerTools.buildImage { name = "x"; fromImage = pkgs.mk "no-manifest.tar" "tar -cf $out -C ${pkgs.hello} ."; }`, "it has no manifest.json"},
 		{"name and tag not in the base", `dockerTools.buildImage { name = "x"; fromImage = images.base; fromImageName = "base"; fromImageTag = "v2"; }`, "no image base:v2 in the archive (fromImageName/fromImageTag); it holds base:v1"},
 		{"path traversal in a base layer", fmt.Sprintf(`dockerTools.buildImage { name = "x"; fromImage = %s; }`, traversal), `entry "../../etc/evil" leaves the image's root`},
-		{"hard link out of a base layer", fmt.Sprintf(`dockerTools.buildImage { name = "x"; fromImage = %s; }`, hardlink), `points to "../../../etc/shadow", outside the image's root`},
+		{"hard link out of a base layer", fmt.Sprintf(`dockerTools.buildImage { name = "x"; fromImage = %s; }`, hardlink), `hard link "x": entry "../../../etc/shadow" leaves the image's root`},
 		{"extraCommands fails", `dockerTools.buildImage { name = "x"; copyToRoot = pkgs.hello; extraCommands = "exit 4"; }`, "extraCommands failed with exit status 4"},
 		{"directory replaced by a file", `dockerTools.buildImage { name = "x"; copyToRoot = [ pkgs.hello (pkgs.mk "flat" "mkdir $out; echo > $out/bin") ]; }`, "/bin is a directory in an earlier item of copyToRoot"},
 	} {
