@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/nix-community/go-nix/pkg/nixbase32"
 
@@ -29,6 +30,11 @@ func pullImage(_ []string) error {
 		return err
 	}
 	g := a.Getter()
+	// idleTimeout (seconds, optional) is how long a download may receive
+	// nothing before it fails; unset: pull.DefaultIdleTimeout (5 minutes, or
+	// $DOCKERTOOLS_IDLE_TIMEOUT seconds, which is what nix-prefetch-docker reads).
+	// nixlib's pullImage does not take it as an argument: overrideAttrs sets it.
+	idle := g.Int("idleTimeout", 0)
 	o := pull.Options{
 		ImageName:   g.String("imageName", ""),
 		ImageDigest: g.String("imageDigest", ""),
@@ -40,9 +46,13 @@ func pullImage(_ []string) error {
 		FinalTag:    g.String("finalImageTag", "latest"),
 		TempDir:     workDir(),
 		Log:         os.Stderr,
+		IdleTimeout: time.Duration(idle) * time.Second,
 	}
 	if err := g.Err(); err != nil {
 		return err
+	}
+	if idle < 0 {
+		return fmt.Errorf("pullImage: idleTimeout %d must be a positive number of seconds", idle)
 	}
 	return outfile.Write(out, 0o444, func(w io.Writer) error { return pull.Pull(context.Background(), o, w) })
 }

@@ -58,12 +58,15 @@ type server struct {
 	delay    map[string]time.Duration // blob digests served late
 	user     string                   // basic auth required when set
 	pass     string
+	redirect func(r *http.Request) string // where blob GETs are redirected, when set
+	reg      http.Handler                 // the registry itself, without misbehaviour
 }
 
 func newServer(t *testing.T, tlsServer bool) *server {
 	t.Helper()
 	s := &server{corrupt: map[string]bool{}, truncate: map[string]bool{}, delay: map[string]time.Duration{}}
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	s.reg = reg
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(reg, w, r) })
 	s.Server = httptest.NewUnstartedServer(h)
 	s.Config.ErrorLog = log.New(io.Discard, "", 0)
@@ -94,8 +97,12 @@ func (s *server) serve(next http.Handler, w http.ResponseWriter, r *http.Request
 	}
 	d := path.Base(r.URL.Path)
 	s.mu.Lock()
-	corrupt, truncate, delay := s.corrupt[d], s.truncate[d], s.delay[d]
+	corrupt, truncate, delay, redirect := s.corrupt[d], s.truncate[d], s.delay[d], s.redirect
 	s.mu.Unlock()
+	if redirect != nil {
+		http.Redirect(w, r, redirect(r), http.StatusTemporaryRedirect)
+		return
+	}
 	select {
 	case <-time.After(delay):
 	case <-r.Context().Done(): // the client gave up

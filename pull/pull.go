@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -49,6 +50,9 @@ type Options struct {
 	Parallel int
 	// Log receives progress lines. Nil: none.
 	Log io.Writer
+	// IdleTimeout fails a download that receives nothing for this long
+	// (it is not a limit on the whole download). 0: DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
 
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
@@ -85,8 +89,13 @@ func Pull(ctx context.Context, o Options, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("pullImage: %w", err)
 	}
+	if o.IdleTimeout <= 0 {
+		if o.IdleTimeout, err = DefaultIdleTimeout(); err != nil {
+			return fmt.Errorf("pullImage: %w", err)
+		}
+	}
 	ref := repo.Digest(o.ImageDigest)
-	p, err := newPuller(ctx, repo, o.TLSVerify, o.Parallel, o.Log)
+	p, err := newPuller(ctx, repo, o.TLSVerify, o.IdleTimeout, o.Parallel, o.Log)
 	if err != nil {
 		return fmt.Errorf("pulling %s: %w", ref, err)
 	}
@@ -111,7 +120,8 @@ func finalReference(name, tag string) (repoTag, error) {
 
 // Resolve returns the digest a tag currently points to: the digest of the
 // manifest the registry answers for name:tag, which for a multi-arch tag is
-// the index's digest. An empty tag means "latest".
+// the index's digest. An empty tag means "latest". The idle timeout is
+// DefaultIdleTimeout.
 func Resolve(ctx context.Context, imageName, tag string, tlsVerify bool) (string, error) {
 	repo, err := repository(imageName, tlsVerify)
 	if err != nil {
@@ -124,7 +134,11 @@ func Resolve(ctx context.Context, imageName, tag string, tlsVerify bool) (string
 	if err != nil {
 		return "", fmt.Errorf("tag %q of %s: %w", tag, imageName, err)
 	}
-	p, err := newPuller(ctx, repo, tlsVerify, 1, nil)
+	idle, err := DefaultIdleTimeout()
+	if err != nil {
+		return "", err
+	}
+	p, err := newPuller(ctx, repo, tlsVerify, idle, 1, nil)
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %w", ref, err)
 	}
