@@ -174,6 +174,7 @@ func TestRedirectPull(t *testing.T) {
 				t.Errorf("took %v", d)
 			}
 			if tt.err != "" {
+				t.Log(err)
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("error %v, want %q", err, tt.err)
 				}
@@ -241,6 +242,7 @@ func TestIdleTimeout(t *testing.T) {
 			start := time.Now()
 			_, _, err := pull(t, Options{ImageName: host + "/app", ImageDigest: "sha256:" + strings.Repeat("a", 64),
 				TLSVerify: tlsVerify, IdleTimeout: idle})
+			t.Log(err)
 			if err == nil || !strings.Contains(err.Error(), "sent nothing for 200ms (the idle timeout)") {
 				t.Fatalf("error %v, want the idle timeout", err)
 			}
