@@ -35,20 +35,9 @@ func runLayers(args []string, stdout, stderr io.Writer) error {
 	pipelineFile := fs.String("pipeline", "", "use this layeringPipeline (a JSON list of steps) instead of auto-layer")
 	debug := fs.Bool("debug", false, "explain the layers on stderr")
 	popularity := fs.Bool("popularity", false, "use the popularity order of nixpkgs before 25.11 (layering = \"popularity\") instead of auto-layer")
-	// Options may follow the graph, as in `layers graph.json --limit 10`.
-	var positional []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return err
-		}
-		if rest = fs.Args(); len(rest) == 0 {
-			break
-		}
-		positional = append(positional, rest[0])
-		rest = rest[1:]
+	positional, help, err := parseMixed(fs, args)
+	if help || err != nil {
+		return err
 	}
 	if len(positional) != 1 {
 		fs.Usage()

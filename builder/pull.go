@@ -33,7 +33,7 @@ func pullImage(_ []string) error {
 	// idleTimeout (seconds, optional) is how long a download may receive
 	// nothing before it fails; unset: pull.DefaultIdleTimeout (5 minutes, or
 	// $DOCKERTOOLS_IDLE_TIMEOUT seconds, which is what nix-prefetch-docker reads).
-	// nixlib's pullImage does not take it as an argument: overrideAttrs sets it.
+	// nixlib's pullImage passes its idleTimeout argument when given.
 	idle := g.Int("idleTimeout", 0)
 	o := pull.Options{
 		ImageName:   g.String("imageName", ""),
@@ -92,21 +92,9 @@ func prefetch(args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON instead of a Nix attribute set")
 	quiet := fs.Bool("quiet", false, "print only the result")
 	tlsVerify := fs.Bool("tls-verify", true, "use HTTPS and check the registry's certificate (false: plain HTTP, as pullImage's tlsVerify = false)")
-	// Like nixpkgs' script, options may follow the positional arguments.
-	var positional []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return err
-		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		positional = append(positional, rest[0])
-		rest = rest[1:]
+	positional, help, err := parseMixed(fs, args)
+	if help || err != nil {
+		return err
 	}
 	switch len(positional) {
 	case 2:

@@ -12,7 +12,7 @@ let
   impureEnvVars = [
     "http_proxy" "https_proxy" "ftp_proxy" "all_proxy" "no_proxy"
     "HTTP_PROXY" "HTTPS_PROXY" "FTP_PROXY" "ALL_PROXY" "NO_PROXY"
-    "DOCKER_CONFIG" "REGISTRY_AUTH_FILE"
+    "DOCKER_CONFIG" "REGISTRY_AUTH_FILE" "DOCKERTOOLS_IDLE_TIMEOUT"
   ];
 
   pullImage =
@@ -27,6 +27,9 @@ let
     , finalImageName ? imageName
     , finalImageTag ? "latest"
     , name ? fixName "docker-image-${finalImageName}-${finalImageTag}.tar"
+      # Not in nixpkgs: seconds a registry may send nothing before the pull
+      # fails (null: DOCKERTOOLS_IDLE_TIMEOUT, else 300).
+    , idleTimeout ? null
     }@args:
     let
       fname = "pullImage";
@@ -36,12 +39,14 @@ let
         (check fname (sha256 == "" || hash == "") "give either `hash` or `sha256`, not both")
         (check fname (builtins.isBool tlsVerify) "tlsVerify must be true or false")
         (lib.checkVariant fname variant)
+        (check fname (idleTimeout == null || (builtins.isInt idleTimeout && idleTimeout > 0)) "idleTimeout must be a positive number of seconds or null, got ${builtins.toJSON idleTimeout}")
         (lib.checkName fname "finalImageName" finalImageName)
         (lib.checkTag fname "finalImageTag" finalImageTag)
       ];
     in
     builtins.seq (builtins.deepSeq checks null) (lib.withOverride pullImage args (mkDerivation ({
       inherit name imageDigest os arch variant tlsVerify impureEnvVars;
+    } // lib.optionalAttrs (idleTimeout != null) { inherit idleTimeout; } // {
       command = "pull";
       imageName = imageName;
       finalImageName = finalImageName;

@@ -11,6 +11,6 @@ grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(f \*testing\.F\)' . 
   pkg=./$(dirname "${file#./}")
   for target in $(grep -oE '^func Fuzz[A-Za-z0-9_]+' "$file" | cut -d' ' -f2); do
     echo "== fuzz $pkg $target ($time)"
-    go test -run '^$' -fuzz "^$target\$" -fuzztime "$time" "$pkg"
+    go test -run '^$' -fuzz "^$target\$" -fuzztime "$time" -fuzzminimizetime 1x "$pkg"
   done
 done

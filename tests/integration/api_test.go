@@ -16,7 +16,7 @@ func TestNixpkgsAPI(t *testing.T) {
 			`["architecture","config","contents","created","debug","enableFakechroot","extraCommands","fakeRootCommands","fromImage","gid","gname","includeNixDB","includeStorePaths","layering","layeringPipeline","maxLayers","meta","mtime","name","passthru","tag","uid","uname","variant"]`},
 		{"functionArgs buildImage has variant", `(builtins.functionArgs dockerTools.buildImage) ? variant`, `true`},
 		{"functionArgs pullImage", `builtins.attrNames (builtins.functionArgs dockerTools.pullImage)`,
-			`["arch","finalImageName","finalImageTag","hash","imageDigest","imageName","name","os","sha256","tlsVerify","variant"]`},
+			`["arch","finalImageName","finalImageTag","hash","idleTimeout","imageDigest","imageName","name","os","sha256","tlsVerify","variant"]`},
 		{"functionArgs streamNixShellImage", `builtins.attrNames (builtins.functionArgs dockerTools.streamNixShellImage)`,
 			`["command","drv","gid","homeDirectory","name","run","shell","tag","uid"]`},
 		{"functionArgs exportImage", `(builtins.functionArgs dockerTools.exportImage) ? fromImage`, `true`},
