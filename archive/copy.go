@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"slices"
+
+	"github.com/nix-dockertools/dockertools/outfile"
 )
 
 // firsts lists, for each layer listing, the index of its first listing.
@@ -75,10 +77,12 @@ func (b *Base) Copy(fn func(i int, l *BaseLayer, r io.Reader) error) error {
 		return 0
 	})
 	var spool *os.File
+	forget := func() {}
 	defer func() {
 		if spool != nil {
 			spool.Close()
 			os.Remove(spool.Name())
+			forget()
 		}
 	}()
 	kept := map[int]int64{} // layer -> offset in the spool
@@ -121,6 +125,8 @@ func (b *Base) Copy(fn func(i int, l *BaseLayer, r io.Reader) error) error {
 				if spool, err = os.CreateTemp(b.TmpDir, "base-layers-*"); err != nil {
 					return fmt.Errorf("keeping layer %s for later: %w", l.Member, err)
 				}
+				// At stream time this is the user's temporary directory.
+				forget = outfile.Track(spool.Name())
 			}
 			n, err := io.Copy(&offsetWriter{spool, spooled}, lr)
 			if err != nil {

@@ -119,6 +119,7 @@ func BuildLayer(o *Options, out string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	defer outfile.Track(tmp)()
 	f, err := os.Create(filepath.Join(tmp, "layer.tar"))
 	if err != nil {
 		return err

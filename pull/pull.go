@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/nix-dockertools/dockertools/archive"
+	"github.com/nix-dockertools/dockertools/outfile"
 )
 
 // Options says what to pull and how to name it.
@@ -297,6 +298,7 @@ func (p *puller) pull(ctx context.Context, ref name.Digest, want platform, final
 		return fmt.Errorf("making a directory for the downloads: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	defer outfile.Track(dir)() // removed on SIGTERM too (prefetch runs outside Nix)
 	aw := newArchiveWriter(w)
 	if err := p.layers(ctx, aw, m.Layers, diffIDs, dir); err != nil {
 		return err
