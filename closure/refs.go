@@ -15,6 +15,15 @@ import (
 // nixpkgs' layers hold such paths; RefScanner finds them the same way in a
 // layer the builder made itself.
 
+// HashPart returns the hash of the store path p (under storeDir) lies in.
+func HashPart(storeDir, p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, storeDir+"/")
+	if !ok || len(rest) < 32 {
+		return "", false
+	}
+	return rest[:32], true
+}
+
 // Candidates are the paths of graph that have lacks, by hash part: what a
 // scan can add to an image's closure.
 func Candidates(storeDir string, have, graph []Path) map[string]string {
@@ -23,10 +32,9 @@ func Candidates(storeDir string, have, graph []Path) map[string]string {
 		in[p.Path] = true
 	}
 	out := map[string]string{}
-	prefix := storeDir + "/"
 	for _, p := range graph {
-		if rest, ok := strings.CutPrefix(p.Path, prefix); ok && len(rest) >= 32 && !in[p.Path] {
-			out[rest[:32]] = p.Path
+		if h, ok := HashPart(storeDir, p.Path); ok && !in[p.Path] {
+			out[h] = p.Path
 		}
 	}
 	return out
@@ -119,10 +127,10 @@ func WithClosures(paths, graph []Path, refs []string) []Path {
 		have[p.Path] = true
 	}
 	out := slices.Clone(paths)
-	todo := slices.Clone(refs)
-	for len(todo) > 0 {
-		p := todo[len(todo)-1]
-		todo = todo[:len(todo)-1]
+	pending := slices.Clone(refs)
+	for len(pending) > 0 {
+		p := pending[len(pending)-1]
+		pending = pending[:len(pending)-1]
 		if have[p] {
 			continue
 		}
@@ -132,7 +140,7 @@ func WithClosures(paths, graph []Path, refs []string) []Path {
 			continue
 		}
 		out = append(out, node)
-		todo = append(todo, node.References...)
+		pending = append(pending, node.References...)
 	}
 	slices.SortFunc(out, func(a, b Path) int { return strings.Compare(a.Path, b.Path) })
 	return out

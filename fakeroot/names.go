@@ -28,12 +28,12 @@ const maxLinks = 40
 // links there) leads to the store, which the image holds and the builder
 // trusts. It returns the host path of what it names, without opening it.
 func resolveInLayer(root, storeDir, rel string) (string, error) {
-	todo := strings.Split(path.Clean("/"+rel), "/")[1:]
+	rest := strings.Split(path.Clean("/"+rel), "/")[1:]
 	var done []string // components resolved so far, below root
 	links := 0
-	for len(todo) > 0 {
-		c := todo[0]
-		todo = todo[1:]
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
 		switch c {
 		case "", ".":
 			continue
@@ -46,7 +46,7 @@ func resolveInLayer(root, storeDir, rel string) (string, error) {
 		cur := "/" + path.Join(append(done, c)...)
 		if cur == storeDir || strings.HasPrefix(cur, storeDir+"/") {
 			// The rest is in the store: the host's, as the image's store layers hold it.
-			return path.Join(append([]string{cur}, todo...)...), nil
+			return path.Join(append([]string{cur}, rest...)...), nil
 		}
 		if strings.HasPrefix(storeDir, cur+"/") {
 			// A parent of the store (/nix): the store layers make it.
@@ -72,7 +72,7 @@ func resolveInLayer(root, storeDir, rel string) (string, error) {
 		if strings.HasPrefix(target, "/") {
 			done = nil
 		}
-		todo = append(strings.Split(target, "/"), todo...)
+		rest = append(strings.Split(target, "/"), rest...)
 	}
 	return root + "/" + path.Join(done...), nil
 }

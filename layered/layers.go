@@ -19,13 +19,13 @@ import (
 func storeLayers(o *Options, paths []closure.Path, limit int, customSize int64, layerRefs []string) ([][]string, error) {
 	byHash := map[string]string{}
 	for _, p := range paths {
-		if h, ok := hashPart(o.StoreDir, p.Path); ok {
+		if h, ok := closure.HashPart(o.StoreDir, p.Path); ok {
 			byHash[h] = p.Path
 		}
 	}
 	var custom []string
 	for _, c := range o.Contents {
-		h, ok := hashPart(o.StoreDir, c)
+		h, ok := closure.HashPart(o.StoreDir, c)
 		p, found := byHash[h]
 		if !ok || !found {
 			return nil, fmt.Errorf("attribute \"contents\": %s is not in the image's closure (is it a store path in %s?)", c, o.StoreDir)
@@ -125,34 +125,11 @@ func writePopularityDebug(w io.Writer, paths []closure.Path, layers [][]string, 
 	return err
 }
 
-// hashPart returns the hash of the store path p lies in.
-func hashPart(storeDir, p string) (string, bool) {
-	rest, ok := strings.CutPrefix(p, storeDir+"/")
-	if !ok || len(rest) < 32 {
-		return "", false
-	}
-	return rest[:32], true
-}
-
-// storePathsIn finds the store paths mentioned in text, as Nix's reference
-// scanner would: by their hash part.
+// storePathsIn finds the store paths of byHash (hash part -> path) that
+// text mentions, as Nix's reference scanner would, sorted as Nix lists
+// references.
 func storePathsIn(storeDir, text string, byHash map[string]string) []string {
-	prefix := storeDir + "/"
-	seen := map[string]bool{}
-	var out []string
-	for i := 0; ; {
-		j := strings.Index(text[i:], prefix)
-		if j < 0 {
-			break
-		}
-		i += j + len(prefix)
-		if i+32 > len(text) {
-			break
-		}
-		if p, ok := byHash[text[i:i+32]]; ok && !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	return out
+	s := closure.NewRefScanner(storeDir, byHash)
+	s.Bytes([]byte(text))
+	return s.Found()
 }

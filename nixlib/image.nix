@@ -40,19 +40,13 @@ let
         (check fname (!withVM || qemu != null) "runAsRoot boots a VM: pass `qemu` (a package with bin/qemu-system-x86_64) or `pkgs` to nixlib")
         (check fname (!withVM || lib.system == "x86_64-linux") "runAsRoot's VM runs on x86_64-linux builders only, not ${lib.system}")
         (check fname (isInt runAsRootTimeout && runAsRootTimeout > 0) "runAsRootTimeout must be a positive number of seconds, got ${builtins.toJSON runAsRootTimeout}")
-        (lib.checkConfig fname config)
-        (lib.checkVariant fname variant)
-        (lib.checkName fname "name" name)
-        (lib.checkTag fname "tag" tag)
-        (lib.checkId fname "uid" uid)
-        (lib.checkId fname "gid" gid)
         (check fname (builtins.isBool keepContentsDirlinks) "keepContentsDirlinks must be true or false")
         (check fname (builtins.isBool includeNixDB) "includeNixDB must be true or false")
         (check fname (isInt diskSize && diskSize > 0) "diskSize must be a positive number of megabytes, got ${builtins.toJSON diskSize}")
         (check fname (isInt buildVMMemorySize && buildVMMemorySize > 0) "buildVMMemorySize must be a positive number of megabytes, got ${builtins.toJSON buildVMMemorySize}")
         (check fname (fromImageName == null || builtins.isString fromImageName) "fromImageName must be a string or null")
         (check fname (fromImageTag == null || builtins.isString fromImageTag) "fromImageTag must be a string or null")
-      ];
+      ] ++ lib.checkImage fname { inherit name tag uid gid variant config; };
       rootContents =
         if contents != null then
           builtins.trace "warning: dockerTools.buildImage (${name}): `contents` is deprecated; use `copyToRoot` (for example `copyToRoot = buildEnv { name = \"image-root\"; paths = [ ... ]; pathsToLink = [ \"/bin\" ]; }`)" contents
@@ -77,13 +71,7 @@ let
       # The store paths the scripts mention, as references: the layer keeps
       # those its files refer to, as Nix's scan of nixpkgs' layer does.
       scripts = (if withVM then runAsRoot else "") + "\n" + extraCommands;
-      scriptRefs = mkDerivation {
-        name = "${baseName name}-script-refs";
-        command = "write-file";
-        text = scripts;
-        preferLocalBuild = true;
-        allowSubstitutes = false;
-      };
+      scriptRefs = lib.scriptRefs name scripts;
 
       # What the new layer depends on.
       layerAttrs = {

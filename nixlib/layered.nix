@@ -50,13 +50,7 @@ let
         (check fname (builtins.isBool debug) "debug must be true or false")
         (check fname (layeringPipeline == null || builtins.isList layeringPipeline) "layeringPipeline must be a list of steps (such as [ [ \"popularity_contest\" ] [ \"limit_layers\" 100 ] ]) or null, got ${builtins.typeOf layeringPipeline}")
         (check fname (builtins.elem layering [ "auto" "popularity" ]) "layering must be \"auto\" or \"popularity\", got ${builtins.toJSON layering}")
-        (lib.checkVariant fname variant)
-        (lib.checkConfig fname config)
-        (lib.checkName fname "name" name)
-        (lib.checkTag fname "tag" tag)
-        (lib.checkId fname "uid" uid)
-        (lib.checkId fname "gid" gid)
-      ];
+      ] ++ lib.checkImage fname { inherit name tag uid gid variant config; };
 
       # Its references are the contents and the store paths used in config:
       # the roots of the image's closure. Everything that changes the image
@@ -86,13 +80,7 @@ let
       # image then holds them, since Nix scans its customisation layer for
       # references. The builder keeps those the layer refers to.
       withScripts = !(lib.isBlank extraCommands && lib.isBlank fakeRootCommands);
-      scriptRefs = mkDerivation {
-        name = "${baseName name}-script-refs";
-        command = "write-file";
-        text = extraCommands + "\n" + fakeRootCommands;
-        preferLocalBuild = true;
-        allowSubstitutes = false;
-      };
+      scriptRefs = lib.scriptRefs name (extraCommands + "\n" + fakeRootCommands);
 
       # The stream derivation's attributes; `conf` is the same build, writing
       # only the image's plan.

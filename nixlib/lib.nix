@@ -121,6 +121,26 @@ rec {
     check fname (tag == null || (isString tag && match "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}" tag != null))
       "${attr} must be null or a tag Docker accepts (up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'), got ${builtins.toJSON tag}";
 
+  # The checks every image builder makes of the arguments they share.
+  checkImage = fname: { name, tag, uid, gid, variant, config }: [
+    (checkName fname "name" name)
+    (checkTag fname "tag" tag)
+    (checkId fname "uid" uid)
+    (checkId fname "gid" gid)
+    (checkVariant fname variant)
+    (checkConfig fname config)
+  ];
+
+  # A file of the scripts' text: its references are the store paths they
+  # mention, which the builder keeps when the layer's files refer to them.
+  scriptRefs = name: text: mkDerivation {
+    name = "${baseName name}-script-refs";
+    command = "write-file";
+    inherit text;
+    preferLocalBuild = true;
+    allowSubstitutes = false;
+  };
+
   # Linux ids are 32 bits; (uid_t) -1 means "unchanged".
   checkId = fname: attr: id:
     check fname (builtins.isInt id && id >= 0 && id < 4294967295) "${attr} must be a number from 0 to 4294967294, got ${builtins.toJSON id}";
